@@ -1,0 +1,457 @@
+"""`nmt` command line: parse arguments, call library functions, map errors to exit codes.
+
+Exit codes: 0 success; 1 runtime failure (one line on stderr); 2 usage error.
+A user mistake never prints a traceback unless `--debug` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from nmt import __version__
+from nmt.errors import NmtError
+
+DEFAULT_DATA_DIR = "data/prepared/fra-eng"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------------- data
+def _cmd_data_prepare(args: argparse.Namespace) -> int:
+    from nmt.data.prepare import PrepareOptions, prepare_data
+
+    options = PrepareOptions(
+        source=args.source,
+        out=Path(args.out),
+        src_lang=args.src,
+        tgt_lang=args.tgt,
+        vocab_size=args.vocab_size,
+        spm_type=args.spm_type,
+        joint=not args.separate_vocab,
+        force=args.force,
+    )
+    result = prepare_data(options, progress=not args.quiet)
+    print(result.summary, file=sys.stderr)
+    verb = "reused" if result.reused else "prepared"
+    print(f"{verb} {result.out_dir} in {result.seconds:.1f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="prepare the Tatoeba corpus (split, sentencepiece, ids)")
+    data_sub = data.add_subparsers(dest="data_command", metavar="{prepare}", required=True)
+    p = data_sub.add_parser(
+        "prepare",
+        help="normalise, de-duplicate and split the corpus; train sentencepiece; cache ids",
+        description="Build a prepared-data directory with the canonical leak-free split.",
+    )
+    p.add_argument(
+        "--source",
+        help="a .zip/.txt path or an http(s) URL (default: $NMT_DATA, "
+        "then the manythings.org release)",
+    )
+    p.add_argument(
+        "--out", default=DEFAULT_DATA_DIR, help="output directory (default: %(default)s)"
+    )
+    p.add_argument("--src", default="en", help="source language code (default: %(default)s)")
+    p.add_argument("--tgt", default="fr", help="target language code (default: %(default)s)")
+    p.add_argument(
+        "--vocab-size", type=int, default=8000, help="sentencepiece pieces (default: 8000)"
+    )
+    p.add_argument(
+        "--spm-type",
+        choices=["unigram", "bpe"],
+        default="unigram",
+        help="sentencepiece model type (default: %(default)s)",
+    )
+    p.add_argument(
+        "--separate-vocab",
+        action="store_true",
+        help="train separate source and target sentencepiece models (default: joint)",
+    )
+    p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_cmd_data_prepare)
+
+
+# ---------------------------------------------------------------------------- train
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nmt.config import load_config
+    from nmt.training.trainer import train
+
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data.dir={args.data}")
+    config = load_config(args.config, overrides)
+    run_dir = Path(args.out or f"runs/{config.name}")
+    result = train(
+        config, Path(config.data.dir), run_dir, resume=args.resume, progress_bar=not args.quiet
+    )
+    print(
+        f"stopped after {result.step} steps ({result.stopped_because}); "
+        f"best valid BLEU {result.best_bleu:.2f}",
+        file=sys.stderr,
+    )
+    print(f"best: {result.best}  last: {result.last}", file=sys.stderr)
+    if result.stopped_because == "interrupted":
+        print(
+            f"interrupted: resume with `nmt train --config {args.config} --out {run_dir} --resume`",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model from a preset or a YAML config",
+        description="Train; RUN_DIR/best and RUN_DIR/last are complete bundles.",
+    )
+    p.add_argument(
+        "--config",
+        required=True,
+        help="a shipped preset (tiny, gru, lstm, ...) or a path to a YAML file",
+    )
+    p.add_argument(
+        "--data", help=f"prepared-data directory (default: config data.dir, {DEFAULT_DATA_DIR})"
+    )
+    p.add_argument("--out", help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last exactly")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set train.max_steps=100 (repeatable)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_train)
+
+
+# ---------------------------------------------------------------------------- translate
+def _search_options(args: argparse.Namespace, beam: int | None = None):  # noqa: ANN202
+    from nmt.decoding.types import SearchOptions
+
+    return SearchOptions(
+        beam_size=beam if beam is not None else args.beam,
+        n_best=getattr(args, "n_best", 1),
+        length_penalty=args.length_penalty,
+        coverage_penalty=args.coverage_penalty,
+        max_length_a=args.max_length_a,
+        max_length_b=args.max_length_b,
+        no_repeat_ngram_size=args.no_repeat_ngram_size,
+    )
+
+
+def _read_lines(path: str | None) -> Iterator[str]:
+    handle = sys.stdin if path in (None, "-") else open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+    try:
+        for line in handle:
+            yield line.rstrip("\n").rstrip("\r")
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from nmt.translator import load_translator
+
+    if args.n_best > args.beam:
+        raise _UsageError("--n-best cannot exceed --beam")
+    translator = load_translator(Path(args.checkpoint), device=args.device)
+    translator.batch_size = args.batch_size
+    options = _search_options(args)
+    lines = list(_read_lines(args.input))
+    translations = translator.translate(lines, options)
+    rows = []
+    for t in translations:
+        if args.n_best == 1:
+            rows.append(t.text)
+        else:
+            best = [(t.text, t.score), *((a.text, a.score) for a in t.alternatives)]
+            rows.append("\t".join(f"{text}\t{score:.4f}" for text, score in best))
+    _write_lines(args.output, rows)
+    return EXIT_OK
+
+
+def _write_lines(path: str | None, rows: Sequence[str]) -> None:
+    text = "".join(row + "\n" for row in rows)
+    if path in (None, "-"):
+        sys.stdout.write(text)
+        return
+    from nmt.fileio import write_text_atomic
+
+    write_text_atomic(Path(path), text)
+
+
+def _add_search_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--length-penalty", type=float, default=0.6, help="GNMT alpha (default: 0.6)")
+    p.add_argument("--coverage-penalty", type=float, default=0.0, help="GNMT beta (default: 0)")
+    p.add_argument(
+        "--max-length-a",
+        type=float,
+        default=10.0,
+        help="max output length = a + b * source length (default a: 10)",
+    )
+    p.add_argument(
+        "--max-length-b", type=float, default=2.0, help="see --max-length-a (default: 2)"
+    )
+    p.add_argument(
+        "--no-repeat-ngram-size",
+        type=int,
+        default=0,
+        help="forbid repeating n-grams of this size (default: 0, off)",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: 64)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where to run (default: auto)",
+    )
+
+
+def _add_translate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="translate lines (stdin -> stdout by default)",
+        description="One line in, one line out; empty lines give empty lines.",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
+    p.add_argument("--beam", type=int, default=5, help="beam size; 1 is greedy (default: 5)")
+    p.add_argument(
+        "--n-best",
+        type=int,
+        default=1,
+        help="print this many hypotheses per line, tab-separated with scores",
+    )
+    p.add_argument("--input", help="input file (default: stdin)")
+    p.add_argument("--output", help="output file (default: stdout)")
+    _add_search_arguments(p)
+    p.set_defaults(handler=_cmd_translate)
+
+
+# ---------------------------------------------------------------------------- evaluate
+def _parse_beams(text: str) -> list[int]:
+    try:
+        beams = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise _UsageError(
+            f"--beam must be a comma-separated list of integers, got {text!r}"
+        ) from None
+    if not beams or min(beams) < 1:
+        raise _UsageError("--beam values must be positive integers")
+    return beams
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from nmt.evaluation import evaluate as ev
+    from nmt.evaluation.report import compare_table, markdown_table, write_report
+    from nmt.translator import load_translator
+
+    data_dir = Path(args.data)
+    if args.hyps:
+        report = ev.score_hypotheses_file(Path(args.hyps), data_dir, args.split)
+        reports = [report]
+    else:
+        if not args.checkpoint:
+            raise _UsageError(
+                "give --checkpoint BUNDLE (or --hyps FILE to score a hypothesis file)"
+            )
+        reports = []
+        for checkpoint in [args.checkpoint, *(args.compare or [])]:
+            translator = load_translator(Path(checkpoint), device=args.device)
+            reports.append(
+                ev.evaluate_translator(
+                    translator,
+                    data_dir,
+                    split=args.split,
+                    beams=_parse_beams(args.beam),
+                    base_options=_search_options(args, beam=1),
+                    batch_size=args.batch_size,
+                    progress=not args.quiet,
+                    checkpoint=str(checkpoint),
+                    plots=args.plots,
+                    plot_dir=Path(args.plot_dir) if args.plot_dir else Path(checkpoint) / "plots",
+                )
+            )
+        report = reports[0]
+    print(compare_table(reports) if len(reports) > 1 else markdown_table(report))
+    if args.report:
+        write_report(report if len(reports) == 1 else {"reports": reports}, Path(args.report))
+    return EXIT_OK
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="sacreBLEU and chrF on the prepared test/valid split",
+        description="Multi- and single-reference BLEU/chrF, greedy and beam.",
+    )
+    p.add_argument("--checkpoint", help="checkpoint bundle directory")
+    p.add_argument(
+        "--data", default=DEFAULT_DATA_DIR, help="prepared-data directory (default: %(default)s)"
+    )
+    p.add_argument("--split", choices=["test", "valid"], default="test", help="(default: test)")
+    p.add_argument("--beam", default="1,5", help="comma-separated beam sizes (default: 1,5)")
+    p.add_argument("--report", help="write the JSON report here")
+    p.add_argument("--hyps", help="score this hypothesis file instead of translating")
+    p.add_argument(
+        "--compare", nargs="+", metavar="BUNDLE", help="more checkpoints to put side by side"
+    )
+    p.add_argument("--plots", type=int, default=0, help="write attention heatmaps for N sentences")
+    p.add_argument("--plot-dir", help="where heatmaps go (default: BUNDLE/plots)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_search_arguments(p)
+    p.set_defaults(handler=_cmd_evaluate)
+
+
+# ---------------------------------------------------------------------------- serve
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from service.app import run
+
+    from service.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        checkpoint=Path(args.checkpoint),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+        device=args.device,
+    )
+    run(settings)
+    return EXIT_OK
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve a checkpoint over HTTP (REST + LibreTranslate API)",
+        description="FastAPI + uvicorn; settings also from NMT_* environment variables.",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument(
+        "--max-batch", type=int, default=64, help="dynamic batching: max sentences per call"
+    )
+    p.add_argument("--max-wait-ms", type=float, default=5.0, help="dynamic batching: max wait (ms)")
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="(default: auto)"
+    )
+    p.set_defaults(handler=_cmd_serve)
+
+
+# ---------------------------------------------------------------------------- average / attention
+def _cmd_average(args: argparse.Namespace) -> int:
+    from nmt.training.average import average_checkpoints
+
+    out = average_checkpoints([Path(p) for p in args.checkpoints], Path(args.out))
+    print(f"averaged {len(args.checkpoints)} checkpoints into {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_average(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("average", help="average the weights of several checkpoints into one bundle")
+    p.add_argument("checkpoints", nargs="+", help="bundle directories (same config and tokenizer)")
+    p.add_argument("--out", required=True, help="output bundle directory")
+    p.set_defaults(handler=_cmd_average)
+
+
+def _cmd_attention(args: argparse.Namespace) -> int:
+    from nmt.decoding.types import SearchOptions
+    from nmt.evaluation.plots import plot_attention
+    from nmt.translator import load_translator
+
+    translator = load_translator(Path(args.checkpoint), device=args.device)
+    options = SearchOptions(beam_size=args.beam, return_attention=True)
+    translation = translator.translate([args.sentence], options)[0]
+    if translation.attention is None:
+        raise NmtError("empty input: nothing to plot")
+    plot_attention(
+        translation.source_pieces,
+        translation.target_pieces,
+        translation.attention,
+        Path(args.output),
+        title=translation.text,
+    )
+    print(translation.text)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_attention(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("attention", help="translate one sentence and plot its attention as a PNG")
+    p.add_argument("sentence", help="the source sentence")
+    p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
+    p.add_argument("--output", default="attention.png", help="PNG path (default: %(default)s)")
+    p.add_argument("--beam", type=int, default=5, help="beam size (default: 5)")
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="(default: auto)"
+    )
+    p.set_defaults(handler=_cmd_attention)
+
+
+# ---------------------------------------------------------------------------- main
+class _UsageError(Exception):
+    """A bad combination of arguments (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `nmt` argument parser."""
+    parser = argparse.ArgumentParser(prog="nmt", description="English-French RNN NMT toolkit.")
+    parser.add_argument("--version", action="version", version=f"nmt {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (
+        _add_data,
+        _add_train,
+        _add_translate,
+        _add_evaluate,
+        _add_serve,
+        _add_average,
+        _add_attention,
+    ):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `nmt` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except _UsageError as err:
+        parser.error(str(err))  # exits 2
+    except NmtError as err:
+        if args.debug:
+            raise
+        print(f"nmt: error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("nmt: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if args.debug:
+            raise
+        print(
+            f"nmt: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return EXIT_FAILURE
+    return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

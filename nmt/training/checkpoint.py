@@ -1,0 +1,227 @@
+"""Self-describing checkpoint bundles: safetensors weights + JSON + sentencepiece model(s).
+
+A bundle is a directory:
+
+    model.safetensors     weights (no pickle: loading never executes code)
+    config.json           the resolved Config
+    metadata.json         step, scores, languages, tokenizer and data hashes, file hashes
+    spm.model | spm.src.model + spm.tgt.model
+    training_state.pt     optimizer/scheduler/RNG/data position (resume only; weights_only load)
+
+Bundles are written into a temporary sibling directory and renamed into place, so a
+reader never sees a half-written one; `metadata.json` records the SHA-256 of every other
+file, so truncation or bit flips are detected at load time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from nmt import __version__
+from nmt.config import Config, ConfigError, config_from_dict, config_to_dict
+from nmt.errors import CheckpointError
+from nmt.fileio import sha256_file, write_json_atomic
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+TRAINING_STATE_FILE = "training_state.pt"
+
+
+@dataclass
+class Bundle:
+    """A loaded checkpoint: what inference needs, plus metadata."""
+
+    path: Path
+    config: Config
+    metadata: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    tokenizer_files: dict[str, bytes]  # file name -> sentencepiece model bytes
+
+    @property
+    def joint_tokenizer(self) -> bool:
+        """True when source and target share one sentencepiece model."""
+        return "spm.model" in self.tokenizer_files
+
+
+def save_bundle(
+    directory: Path,
+    state_dict: dict[str, torch.Tensor],
+    config: Config,
+    metadata: dict[str, Any],
+    tokenizer_files: dict[str, bytes],
+    training_state: dict[str, Any] | None = None,
+    weights_dtype: torch.dtype | None = None,
+) -> Path:
+    """Write a complete bundle atomically at `directory` (replacing an old one)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        unique, aliases = _split_tied(state_dict)
+        tensors = {name: _to_storable(t, weights_dtype) for name, t in unique.items()}
+        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "nmt"})
+        for name, data in tokenizer_files.items():
+            (staging / name).write_bytes(data)
+        write_json_atomic(staging / CONFIG_FILE, config_to_dict(config))
+        if training_state is not None:
+            torch.save(training_state, staging / TRAINING_STATE_FILE)
+        files = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
+        meta = {
+            **metadata,
+            "tied_weights": aliases,
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "torch_version": torch.__version__,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "files": files,
+        }
+        write_json_atomic(staging / METADATA_FILE, meta)
+        _fsync_dir(staging)
+        _swap_into_place(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _to_storable(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    if dtype is not None and tensor.is_floating_point():
+        tensor = tensor.to(dtype)
+    return tensor.detach().cpu().contiguous()
+
+
+def _split_tied(
+    state_dict: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Store tied parameters (e.g. shared embeddings) once: unique tensors + alias -> name."""
+    unique: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    owners: dict[tuple[int, tuple[int, ...]], str] = {}
+    for name, tensor in state_dict.items():
+        key = (tensor.data_ptr(), tuple(tensor.shape))
+        if tensor.numel() and key in owners:
+            aliases[name] = owners[key]
+        else:
+            owners[key] = name
+            unique[name] = tensor
+    return unique, aliases
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_into_place(staging: Path, directory: Path) -> None:
+    if directory.is_symlink() or directory.is_file():
+        directory.unlink()
+    if directory.exists():
+        retired = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+        os.replace(directory, retired)
+        os.replace(staging, directory)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, directory)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{path.parent}: missing {path.name}; not a checkpoint bundle"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: corrupt JSON ({err})") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return payload
+
+
+def verify_bundle(directory: Path) -> dict[str, Any]:
+    """Check every file against the hashes in metadata.json; return the metadata."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"checkpoint not found: {directory} (expected a bundle directory)")
+    metadata = _read_json(directory / METADATA_FILE)
+    files = metadata.get("files")
+    if not isinstance(files, dict) or WEIGHTS_FILE not in files:
+        raise CheckpointError(
+            f"{directory}: metadata.json lists no weights; not a checkpoint bundle"
+        )
+    for name, expected in files.items():
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{directory}: missing file {name}")
+        if sha256_file(path) != expected:
+            raise CheckpointError(
+                f"{directory}: {name} is corrupt (SHA-256 does not match metadata.json); "
+                "the file was truncated or changed after it was written"
+            )
+    return metadata
+
+
+def load_bundle(directory: Path) -> Bundle:
+    """Load a verified bundle for inference (no training state)."""
+    directory = Path(directory)
+    metadata = verify_bundle(directory)
+    try:
+        config = config_from_dict(_read_json(directory / CONFIG_FILE))
+    except ConfigError as err:
+        raise CheckpointError(f"{directory}: {err}") from None
+    try:
+        state_dict = load_file(str(directory / WEIGHTS_FILE))
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{directory}: cannot read weights ({err})") from None
+    for alias, owner in metadata.get("tied_weights", {}).items():
+        state_dict[alias] = state_dict[owner]
+    tokenizer_files = {
+        name: (directory / name).read_bytes()
+        for name in ("spm.model", "spm.src.model", "spm.tgt.model")
+        if (directory / name).is_file()
+    }
+    if not tokenizer_files:
+        raise CheckpointError(f"{directory}: no sentencepiece model in the bundle")
+    return Bundle(directory, config, metadata, state_dict, tokenizer_files)
+
+
+def load_training_state(directory: Path) -> dict[str, Any]:
+    """Optimizer/scheduler/RNG/data position of a bundle, loaded without executing code."""
+    path = Path(directory) / TRAINING_STATE_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: no {TRAINING_STATE_FILE}; cannot resume from it")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise CheckpointError(f"{path}: cannot load training state ({err})") from None
+
+
+def remove_bundle(directory: Path) -> None:
+    """Delete a bundle directory (pruning old checkpoints)."""
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Atomically make `link` a relative symlink to `target` (e.g. RUN_DIR/last)."""
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)
+    os.replace(tmp, link)

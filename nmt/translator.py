@@ -1,0 +1,216 @@
+"""The narrow interface between the library and its users (CLI, evaluation, service).
+
+`Translator` is a Protocol so the service's tests can pass a fake; `load_translator`
+returns the one real implementation, built from a self-describing checkpoint bundle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from nmt.config import config_to_dict
+from nmt.data.corpus import normalize
+from nmt.data.tokenizer import Tokenizer
+from nmt.decoding.search import search
+from nmt.decoding.types import Hypothesis, SearchOptions
+from nmt.errors import CheckpointError
+from nmt.model import Seq2Seq, build_model
+from nmt.runtime import resolve_device
+from nmt.training.checkpoint import Bundle, load_bundle
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A lower-ranked hypothesis of an n-best list."""
+
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The translation of one input text, with what a caller may want to inspect."""
+
+    source: str
+    text: str
+    score: float  # ranking score of the best hypothesis
+    token_log_probs: list[float]  # per target token of the best hypothesis, eos included
+    source_pieces: list[str]
+    target_pieces: list[str]
+    alternatives: list[Alternative] = field(default_factory=list)
+    attention: list[list[float]] | None = None  # (target pieces + eos) x (source pieces + eos)
+    copy_probability: list[float] | None = None  # 1 - p_gen per target token (copy models)
+
+    @property
+    def mean_log_prob(self) -> float:
+        """Mean token log-probability: a length-independent confidence."""
+        return sum(self.token_log_probs) / max(1, len(self.token_log_probs))
+
+
+class Translator(Protocol):
+    """Anything that turns texts into translations."""
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Name, languages, config, parameters, data manifest hash, scores."""
+        ...
+
+    def translate(
+        self, texts: Sequence[str], options: SearchOptions | None = None
+    ) -> list[Translation]:
+        """Translate each text (one sentence per text); empty texts give empty translations."""
+        ...
+
+
+MAX_SOURCE_PIECES = 250  # longer inputs are truncated (with a warning) to bound memory
+
+
+class NeuralTranslator:
+    """The one real Translator: a Seq2Seq model, its tokenizers and a device."""
+
+    def __init__(
+        self,
+        model: Seq2Seq,
+        src_tokenizer: Tokenizer,
+        tgt_tokenizer: Tokenizer,
+        device: torch.device,
+        info: dict[str, Any],
+        batch_size: int = 64,
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.src_tokenizer = src_tokenizer
+        self.tgt_tokenizer = tgt_tokenizer
+        self.device = device
+        self.batch_size = batch_size
+        self._info = info
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Name, languages, config, parameters, data manifest hash, scores."""
+        return self._info
+
+    def translate(
+        self, texts: Sequence[str], options: SearchOptions | None = None
+    ) -> list[Translation]:
+        """Translate texts in length-sorted batches; empty texts give empty translations."""
+        options = options or SearchOptions()
+        encoded = [self._encode_source(text) for text in texts]
+        results: list[Translation | None] = [None] * len(texts)
+        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            hypotheses = self._search([encoded[i] for i in chunk], options)
+            for i, nbest in zip(chunk, hypotheses, strict=True):
+                results[i] = self._to_translation(texts[i], encoded[i], nbest)
+        return [
+            r if r is not None else _empty_translation(t)
+            for r, t in zip(results, texts, strict=True)
+        ]
+
+    def _encode_source(self, text: str) -> list[int]:
+        text = normalize(text)
+        if not text:
+            return []
+        ids = self.src_tokenizer.encode(text)
+        if len(ids) > MAX_SOURCE_PIECES:
+            logger.warning("input of %d pieces truncated to %d", len(ids), MAX_SOURCE_PIECES)
+            ids = ids[:MAX_SOURCE_PIECES]
+        return ids + [self.src_tokenizer.eos_id]
+
+    def _search(self, batch: list[list[int]], options: SearchOptions) -> list[list[Hypothesis]]:
+        lengths = torch.tensor([len(ids) for ids in batch], dtype=torch.long)
+        src = torch.full((len(batch), int(lengths.max())), self.model.pad_id, dtype=torch.long)
+        for row, ids in enumerate(batch):
+            src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return search(
+            self.model,
+            src.to(self.device),
+            lengths.to(self.device),
+            options,
+            bos_id=self.tgt_tokenizer.bos_id,
+            eos_id=self.tgt_tokenizer.eos_id,
+        )
+
+    def _to_translation(
+        self, source: str, src_ids: list[int], nbest: list[Hypothesis]
+    ) -> Translation:
+        best = nbest[0]
+        decode = self.tgt_tokenizer.decode
+        attention = None if best.attention is None else best.attention.float().tolist()
+        copy_probability = None if best.p_gen is None else [1.0 - p for p in best.p_gen]
+        return Translation(
+            source=source,
+            text=decode(best.tokens),
+            score=best.score,
+            token_log_probs=best.token_log_probs,
+            source_pieces=self.src_tokenizer.id_to_piece(src_ids[:-1]) + ["</s>"],
+            target_pieces=self.tgt_tokenizer.id_to_piece(best.tokens) + ["</s>"],
+            alternatives=[Alternative(decode(h.tokens), h.score) for h in nbest[1:]],
+            attention=attention,
+            copy_probability=copy_probability,
+        )
+
+
+def _empty_translation(source: str) -> Translation:
+    return Translation(
+        source=source, text="", score=0.0, token_log_probs=[], source_pieces=[], target_pieces=[]
+    )
+
+
+def build_translator(bundle: Bundle, device: str = "auto") -> NeuralTranslator:
+    """Wire a loaded bundle into a NeuralTranslator, refusing mismatched tokenizers."""
+    config = bundle.config
+    src_tok, tgt_tok = _bundle_tokenizers(bundle)
+    expected = bundle.metadata.get("tokenizer_sha256", {})
+    actual = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
+    if expected and expected != actual:
+        raise CheckpointError(
+            f"{bundle.path}: the tokenizer does not match the one the model was trained with"
+        )
+    model = build_model(config.model, src_tok.vocab_size, tgt_tok.vocab_size, pad_id=tgt_tok.pad_id)
+    try:
+        model.load_state_dict({k: v.float() for k, v in bundle.state_dict.items()})
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise CheckpointError(
+            f"{bundle.path}: weights do not fit the config/vocabulary ({first})"
+        ) from None
+    info = {
+        "name": bundle.metadata.get("name", config.name),
+        "src_lang": bundle.metadata.get("src_lang", "en"),
+        "tgt_lang": bundle.metadata.get("tgt_lang", "fr"),
+        "config": config_to_dict(config),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data_manifest_hash": bundle.metadata.get("data_manifest_hash", ""),
+        "checkpoint": str(bundle.path),
+        "step": bundle.metadata.get("step", 0),
+        "scores": bundle.metadata.get("scores", {}),
+        "coverage": config.model.coverage.enabled,
+        "copy": config.model.copy.enabled,
+    }
+    return NeuralTranslator(
+        model, src_tok, tgt_tok, resolve_device(device), info, config.decode.batch_size
+    )
+
+
+def _bundle_tokenizers(bundle: Bundle) -> tuple[Tokenizer, Tokenizer]:
+    files = bundle.tokenizer_files
+    if bundle.joint_tokenizer:
+        joint = Tokenizer.from_bytes(files["spm.model"])
+        return joint, joint
+    return Tokenizer.from_bytes(files["spm.src.model"]), Tokenizer.from_bytes(
+        files["spm.tgt.model"]
+    )
+
+
+def load_translator(checkpoint: Path | str, device: str = "auto") -> NeuralTranslator:
+    """Load a checkpoint bundle (directory) into a ready-to-use translator."""
+    return build_translator(load_bundle(Path(checkpoint)), device)

@@ -1,0 +1,63 @@
+"""Config tree: presets, overrides, loud failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nmt.config import ConfigError, config_from_dict, config_to_dict, load_config, preset_names
+
+
+def test_every_preset_loads_and_is_named_after_its_file() -> None:
+    names = preset_names()
+    assert {"tiny", "gru", "lstm", "lstm-coverage", "lstm-copy", "gru-coverage-copy"} <= set(names)
+    for name in names:
+        config = load_config(name)
+        assert config.name == name
+        assert config.model.coverage.enabled == ("coverage" in name)
+        assert config.model.copy.enabled == ("copy" in name)
+
+
+def test_base_presets_layer() -> None:
+    assert load_config("gru").model.rnn_type == "gru"
+    assert load_config("gru").model.hidden_dim == load_config("lstm").model.hidden_dim
+
+
+def test_overrides_parse_yaml_values() -> None:
+    config = load_config("tiny", ["train.max_steps=7", "model.copy.enabled=true", "train.max_time_s=null"])
+    assert config.train.max_steps == 7 and config.model.copy.enabled and config.train.max_time_s is None
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.rnn=gru", "model.rnn: Extra inputs"),
+        ("model.rnn_type=rnn", "'gru' or 'lstm'"),
+        ("train.learning_rate=-1", "train.learning_rate"),
+        ("novalue", "key.sub=value"),
+    ],
+)
+def test_mistakes_fail_loudly_naming_the_field(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config("tiny", [override])
+
+
+def test_unknown_preset_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match="tiny"):
+        load_config("nonexistent")
+
+
+def test_yaml_file_with_base_and_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: lstm\nmodel:\n  hidden_dim: 64\n")
+    config = load_config(str(path))
+    assert config.name == "mine" and config.model.hidden_dim == 64 and config.model.rnn_type == "lstm"
+    assert config_from_dict(config_to_dict(config)) == config
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(str(path))

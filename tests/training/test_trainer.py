@@ -1,0 +1,158 @@
+"""Training loop: bundles, resume exactness, interruption, divergence, refusal of bad bundles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nmt.config import Config, load_config
+from nmt.errors import CheckpointError, NmtError
+from nmt.training import trainer as trainer_module
+from nmt.training.checkpoint import WEIGHTS_FILE, load_training_state, verify_bundle
+from nmt.training.trainer import Trainer, train
+from nmt.translator import load_translator
+
+
+def small_config(data_dir: Path, *overrides: str) -> Config:
+    """The tiny preset shrunk to test size, with dropout on so RNG state matters."""
+    return load_config(
+        "tiny",
+        [
+            f"data.dir={data_dir}",
+            "model.embedding_dim=16",
+            "model.hidden_dim=32",
+            "model.attention_dim=16",
+            "model.dropout=0.2",
+            "data.max_tokens=300",
+            "train.max_steps=8",
+            "train.max_time_s=null",
+            "train.valid_every=4",
+            "train.log_every=2",
+            "train.keep_last=2",
+            *overrides,
+        ],
+    )
+
+
+def weights(bundle: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(bundle / WEIGHTS_FILE))
+
+
+def test_training_writes_complete_bundles(prepared_dir: Path, tmp_path: Path) -> None:
+    result = train(small_config(prepared_dir), prepared_dir, tmp_path / "run", progress_bar=False)
+    assert result.step == 8 and result.stopped_because == "max_steps"
+    for name in ("best", "last"):
+        metadata = verify_bundle(tmp_path / "run" / name)
+        assert metadata["data_manifest_hash"] and metadata["tokenizer_sha256"]["src"]
+    assert json.loads((tmp_path / "run" / "last" / "config.json").read_text())["name"] == "tiny"
+    assert len(list((tmp_path / "run" / "checkpoints").iterdir())) <= 2  # keep_last
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("valid_bleu" in r for r in records) and any("train_loss" in r for r in records)
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 0
+    translator = load_translator(tmp_path / "run" / "best", device="cpu")
+    out = translator.translate(["I see the cat.", ""])
+    assert isinstance(out[0].text, str) and out[1].text == ""
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(prepared_dir: Path, tmp_path: Path) -> None:
+    train(small_config(prepared_dir), prepared_dir, tmp_path / "straight", progress_bar=False)
+    train(small_config(prepared_dir, "train.max_steps=4"), prepared_dir, tmp_path / "resumed", progress_bar=False)
+    result = train(small_config(prepared_dir), prepared_dir, tmp_path / "resumed", resume=True, progress_bar=False)
+    assert result.step == 8
+    straight, resumed = weights(tmp_path / "straight" / "last"), weights(tmp_path / "resumed" / "last")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_signal_saves_a_checkpoint_and_stops(prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Trainer._update
+
+    def update_then_signal(self: Trainer) -> None:
+        original(self)
+        if self.state.step == 3:
+            self._stop_signal = 15
+
+    monkeypatch.setattr(Trainer, "_update", update_then_signal)
+    result = train(small_config(prepared_dir), prepared_dir, tmp_path / "run", progress_bar=False)
+    assert result.stopped_because == "interrupted" and result.step == 3
+    progress = json.loads(load_training_state(tmp_path / "run" / "last")["progress"])
+    assert progress["step"] == 3
+
+
+def test_existing_run_needs_resume(prepared_dir: Path, tmp_path: Path) -> None:
+    config = small_config(prepared_dir, "train.max_steps=2", "train.valid_every=2")
+    train(config, prepared_dir, tmp_path / "run", progress_bar=False)
+    with pytest.raises(NmtError, match="--resume"):
+        train(config, prepared_dir, tmp_path / "run", progress_bar=False)
+
+
+def test_repeated_non_finite_loss_stops_with_a_clear_error(
+    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_loss = trainer_module.sequence_loss
+
+    def nan_loss(*args: object, **kwargs: object):  # noqa: ANN202
+        result = real_loss(*args, **kwargs)
+        return dataclasses.replace(result, loss=result.loss * float("nan"))
+
+    monkeypatch.setattr(trainer_module, "sequence_loss", nan_loss)
+    config = small_config(prepared_dir, "train.max_bad_steps=3")
+    with pytest.raises(NmtError, match="diverged"):
+        train(config, prepared_dir, tmp_path / "run", progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def bundle(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("bundle") / "run"
+    train(small_config(prepared_dir, "train.max_steps=2", "train.valid_every=2"), prepared_dir, run,
+          progress_bar=False)
+    return (run / "best").resolve()
+
+
+def test_truncated_weights_are_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    data = (copy / WEIGHTS_FILE).read_bytes()
+    (copy / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_translator(copy, device="cpu")
+
+
+def test_bit_flipped_weights_are_refused(bundle: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    data = bytearray((copy / WEIGHTS_FILE).read_bytes())
+    data[-5] ^= 0x01
+    (copy / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_translator(copy, device="cpu")
+
+
+def test_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="not found"):
+        load_translator(tmp_path / "nowhere", device="cpu")
+
+
+def test_mismatched_tokenizer_is_refused(bundle: Path, tmp_path: Path, prepared_dir: Path) -> None:
+    from nmt.data.prepare import PrepareOptions, prepare_data
+    from nmt.fileio import sha256_file, write_json_atomic
+
+    from tests.conftest import synthetic_pairs, write_corpus
+
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    corpus = write_corpus(other_dir / "pairs.txt", synthetic_pairs()[::-1][:200])
+    other = prepare_data(PrepareOptions(source=str(corpus), out=other_dir / "data", vocab_size=80),
+                         progress=False).out_dir
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    shutil.copy(other / "spm.model", copy / "spm.model")
+    metadata = json.loads((copy / "metadata.json").read_text())
+    metadata["files"]["spm.model"] = sha256_file(copy / "spm.model")
+    write_json_atomic(copy / "metadata.json", metadata)
+    with pytest.raises(CheckpointError, match="tokenizer"):
+        load_translator(copy, device="cpu")
