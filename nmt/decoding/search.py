@@ -1,0 +1,28 @@
+"""One entry point that picks greedy or beam search from the options."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from nmt.decoding.beam import beam_search
+from nmt.decoding.greedy import greedy_search
+from nmt.decoding.protocol import Decodable
+from nmt.decoding.types import Hypothesis, SearchOptions
+
+
+def search(
+    model: Decodable,
+    src: Tensor,
+    src_lengths: Tensor,
+    options: SearchOptions,
+    bos_id: int = 2,
+    eos_id: int = 3,
+) -> list[list[Hypothesis]]:
+    """Decode a padded batch src (B, S): greedy for beam 1 and 1-best, beam search otherwise."""
+    if options.beam_size < 1 or options.n_best < 1:
+        raise ValueError(
+            f"beam_size and n_best must be >= 1, got {options.beam_size} and {options.n_best}"
+        )
+    if options.beam_size == 1 and options.n_best == 1:
+        return greedy_search(model, src, src_lengths, options, bos_id=bos_id, eos_id=eos_id)
+    return beam_search(model, src, src_lengths, options, bos_id=bos_id, eos_id=eos_id)
