@@ -1,0 +1,19 @@
+"""Evaluation: sacreBLEU scores (multi- and single-reference), reports and plots.
+
+`nmt.evaluation.plots` is imported on demand, so that scoring does not load matplotlib.
+"""
+
+from nmt.evaluation.evaluate import evaluate_translator, score_hypotheses_file
+from nmt.evaluation.metrics import CorpusScore, score_corpus
+from nmt.evaluation.report import compare_table, markdown_table, read_report, write_report
+
+__all__ = [
+    "CorpusScore",
+    "compare_table",
+    "evaluate_translator",
+    "markdown_table",
+    "read_report",
+    "score_corpus",
+    "score_hypotheses_file",
+    "write_report",
+]
