@@ -146,13 +146,15 @@ class NeuralTranslator:
         decode = self.tgt_tokenizer.decode
         attention = None if best.attention is None else best.attention.float().tolist()
         copy_probability = None if best.p_gen is None else [1.0 - p for p in best.p_gen]
+        # a hypothesis cut at the length limit has no eos (nor an eos attention row)
+        eos = ["</s>"] if len(best.token_log_probs) > len(best.tokens) else []
         return Translation(
             source=source,
             text=decode(best.tokens),
             score=best.score,
             token_log_probs=best.token_log_probs,
             source_pieces=self.src_tokenizer.id_to_piece(src_ids[:-1]) + ["</s>"],
-            target_pieces=self.tgt_tokenizer.id_to_piece(best.tokens) + ["</s>"],
+            target_pieces=self.tgt_tokenizer.id_to_piece(best.tokens) + eos,
             alternatives=[Alternative(decode(h.tokens), h.score) for h in nbest[1:]],
             attention=attention,
             copy_probability=copy_probability,

@@ -13,16 +13,27 @@ from nmt.data.prepare import PrepareOptions, prepare_data
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ZIP = REPO.parent / "shared" / "data" / "tatoeba" / "fra-eng.zip"
 
-_SUBJECTS = [("I", "Je", 0), ("You", "Tu", 1), ("We", "Nous", 2), ("They", "Ils", 3), ("Tom", "Tom", 4)]
+_SUBJECTS = [
+    ("I", "Je", 0),
+    ("You", "Tu", 1),
+    ("We", "Nous", 2),
+    ("They", "Ils", 3),
+    ("Tom", "Tom", 4),
+]
 _VERBS = [
     ("see", ["vois", "vois", "voyons", "voient", "voit"]),
     ("like", ["aime", "aimes", "aimons", "aiment", "aime"]),
     ("want", ["veux", "veux", "voulons", "veulent", "veut"]),
 ]
 _OBJECTS = [
-    ("the cat", "le chat"), ("the dog", "le chien"), ("a book", "un livre"),
-    ("the house", "la maison"), ("an apple", "une pomme"), ("the car", "la voiture"),
-    ("the city", "la ville"), ("a bird", "un oiseau"),
+    ("the cat", "le chat"),
+    ("the dog", "le chien"),
+    ("a book", "un livre"),
+    ("the house", "la maison"),
+    ("an apple", "une pomme"),
+    ("the car", "la voiture"),
+    ("the city", "la ville"),
+    ("a bird", "un oiseau"),
 ]
 _ENDINGS = [(".", "."), ("!", " !")]
 
@@ -41,13 +52,15 @@ def synthetic_pairs() -> list[tuple[str, str]]:
 def write_corpus(path: Path, pairs: list[tuple[str, str]] | None = None) -> Path:
     """Write pairs as a manythings-style tab-separated file (with an attribution column)."""
     rows = pairs if pairs is not None else synthetic_pairs()
-    path.write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France) test\n" for en, fr in rows), encoding="utf-8")
+    path.write_text(
+        "".join(f"{en}\t{fr}\tCC-BY 2.0 (France) test\n" for en, fr in rows), encoding="utf-8"
+    )
     return path
 
 
 @pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A prepared-data directory (joint unigram sentencepiece, 96 pieces) of the synthetic corpus."""
+    """A prepared-data directory (joint unigram sentencepiece, 96 pieces) of the corpus."""
     root = tmp_path_factory.mktemp("prepared")
     corpus = write_corpus(root / "pairs.txt")
     options = PrepareOptions(source=str(corpus), out=root / "data", vocab_size=96)

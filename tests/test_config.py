@@ -25,8 +25,14 @@ def test_base_presets_layer() -> None:
 
 
 def test_overrides_parse_yaml_values() -> None:
-    config = load_config("tiny", ["train.max_steps=7", "model.copy.enabled=true", "train.max_time_s=null"])
-    assert config.train.max_steps == 7 and config.model.copy.enabled and config.train.max_time_s is None
+    config = load_config(
+        "tiny", ["train.max_steps=7", "model.copy.enabled=true", "train.max_time_s=null"]
+    )
+    assert (
+        config.train.max_steps == 7
+        and config.model.copy.enabled
+        and config.train.max_time_s is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -52,7 +58,9 @@ def test_yaml_file_with_base_and_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text("base: lstm\nmodel:\n  hidden_dim: 64\n")
     config = load_config(str(path))
-    assert config.name == "mine" and config.model.hidden_dim == 64 and config.model.rnn_type == "lstm"
+    assert (
+        config.name == "mine" and config.model.hidden_dim == 64 and config.model.rnn_type == "lstm"
+    )
     assert config_from_dict(config_to_dict(config)) == config
 
 

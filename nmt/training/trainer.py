@@ -219,7 +219,7 @@ class Trainer:
         with self._autocast():
             out = self.forward(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=ratio)
             loss = sequence_loss(
-                out.log_probs, batch.tgt_out, self.tgt_tok.pad_id, cfg.train.label_smoothing
+                out.scores, batch.tgt_out, self.tgt_tok.pad_id, cfg.train.label_smoothing
             )
             total = loss.loss
             if out.coverage_loss is not None:
@@ -299,7 +299,7 @@ class Trainer:
             batch = self._collate(self.valid_ids, indices)
             with self._autocast():
                 out = self.model(batch.src, batch.src_lengths, batch.tgt_in)
-            loss = sequence_loss(out.log_probs.float(), batch.tgt_out, self.tgt_tok.pad_id)
+            loss = sequence_loss(out.scores, batch.tgt_out, self.tgt_tok.pad_id)
             nll += float(loss.nll_sum)
             tokens += loss.n_tokens
         mean = nll / max(tokens, 1)

@@ -52,7 +52,9 @@ def test_training_writes_complete_bundles(prepared_dir: Path, tmp_path: Path) ->
         assert metadata["data_manifest_hash"] and metadata["tokenizer_sha256"]["src"]
     assert json.loads((tmp_path / "run" / "last" / "config.json").read_text())["name"] == "tiny"
     assert len(list((tmp_path / "run" / "checkpoints").iterdir())) <= 2  # keep_last
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert any("valid_bleu" in r for r in records) and any("train_loss" in r for r in records)
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0
     translator = load_translator(tmp_path / "run" / "best", device="cpu")
@@ -60,18 +62,36 @@ def test_training_writes_complete_bundles(prepared_dir: Path, tmp_path: Path) ->
     assert isinstance(out[0].text, str) and out[1].text == ""
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(prepared_dir: Path, tmp_path: Path) -> None:
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
+    prepared_dir: Path, tmp_path: Path
+) -> None:
     train(small_config(prepared_dir), prepared_dir, tmp_path / "straight", progress_bar=False)
-    train(small_config(prepared_dir, "train.max_steps=4"), prepared_dir, tmp_path / "resumed", progress_bar=False)
-    result = train(small_config(prepared_dir), prepared_dir, tmp_path / "resumed", resume=True, progress_bar=False)
+    train(
+        small_config(prepared_dir, "train.max_steps=4"),
+        prepared_dir,
+        tmp_path / "resumed",
+        progress_bar=False,
+    )
+    result = train(
+        small_config(prepared_dir),
+        prepared_dir,
+        tmp_path / "resumed",
+        resume=True,
+        progress_bar=False,
+    )
     assert result.step == 8
-    straight, resumed = weights(tmp_path / "straight" / "last"), weights(tmp_path / "resumed" / "last")
+    straight, resumed = (
+        weights(tmp_path / "straight" / "last"),
+        weights(tmp_path / "resumed" / "last"),
+    )
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
 
 
-def test_signal_saves_a_checkpoint_and_stops(prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signal_saves_a_checkpoint_and_stops(
+    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     original = Trainer._update
 
     def update_then_signal(self: Trainer) -> None:
@@ -111,8 +131,12 @@ def test_repeated_non_finite_loss_stops_with_a_clear_error(
 @pytest.fixture(scope="module")
 def bundle(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("bundle") / "run"
-    train(small_config(prepared_dir, "train.max_steps=2", "train.valid_every=2"), prepared_dir, run,
-          progress_bar=False)
+    train(
+        small_config(prepared_dir, "train.max_steps=2", "train.valid_every=2"),
+        prepared_dir,
+        run,
+        progress_bar=False,
+    )
     return (run / "best").resolve()
 
 
@@ -141,14 +165,14 @@ def test_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:
 def test_mismatched_tokenizer_is_refused(bundle: Path, tmp_path: Path, prepared_dir: Path) -> None:
     from nmt.data.prepare import PrepareOptions, prepare_data
     from nmt.fileio import sha256_file, write_json_atomic
-
     from tests.conftest import synthetic_pairs, write_corpus
 
     other_dir = tmp_path / "other"
     other_dir.mkdir()
     corpus = write_corpus(other_dir / "pairs.txt", synthetic_pairs()[::-1][:200])
-    other = prepare_data(PrepareOptions(source=str(corpus), out=other_dir / "data", vocab_size=80),
-                         progress=False).out_dir
+    other = prepare_data(
+        PrepareOptions(source=str(corpus), out=other_dir / "data", vocab_size=80), progress=False
+    ).out_dir
     copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
     shutil.copy(other / "spm.model", copy / "spm.model")
     metadata = json.loads((copy / "metadata.json").read_text())

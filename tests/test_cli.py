@@ -1,0 +1,199 @@
+"""The command line end to end on tiny data: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from nmt.cli import main
+from tests.conftest import write_corpus
+
+TRAIN_SMALL = [
+    "--set",
+    "model.embedding_dim=16",
+    "--set",
+    "model.hidden_dim=32",
+    "--set",
+    "model.attention_dim=16",
+    "--set",
+    "data.max_tokens=300",
+    "--set",
+    "train.max_steps=4",
+    "--set",
+    "train.valid_every=4",
+    "--set",
+    "train.max_time_s=null",
+    "--quiet",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "tiny",
+                "--data",
+                str(prepared_dir),
+                "--out",
+                str(out),
+                *TRAIN_SMALL,
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_prepare_garbage_gives_a_summary_and_an_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_bytes(b"no tab here\n\xff\xfe\tbad utf8\n\tempty\nctrl\x07\tx\n")
+    code = main(
+        ["data", "prepare", "--source", str(garbage), "--out", str(tmp_path / "out"), "--quiet"]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "no usable" in err.lower() or "no pairs" in err.lower(), err
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_prepare_then_reuse(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = write_corpus(tmp_path / "pairs.txt")
+    argv = [
+        "data",
+        "prepare",
+        "--source",
+        str(corpus),
+        "--out",
+        str(tmp_path / "out"),
+        "--vocab-size",
+        "96",
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    assert "prepared" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "reused" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert (
+        manifest["splits"]["train"]["pairs"]
+        + manifest["splits"]["test"]["pairs"]
+        + manifest["splits"]["valid"]["pairs"]
+        == 240
+    )
+
+
+def test_user_mistakes_exit_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["train", "--config", "no-such-preset", "--out", str(tmp_path / "r")]) == 1
+    assert main(["translate", "--checkpoint", str(tmp_path / "missing")]) == 1
+    assert main(["train", "--config", "tiny", "--set", "model.rnn=gru"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "Traceback" not in err
+        and "unknown preset" in err
+        and "not found" in err
+        and "model.rnn" in err
+    )
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--beam", "1"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+def test_translate_stdin_to_stdout(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("I see the cat.\n\nTom likes a book!\n"))
+    assert (
+        main(["translate", "--checkpoint", str(run_dir / "best"), "--beam", "2", "--device", "cpu"])
+        == 0
+    )
+    lines = capsys.readouterr().out.split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+
+
+def test_translate_n_best_file_output(run_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("I see the cat.\nWe want a bird.\n")
+    out = tmp_path / "out.txt"
+    argv = [
+        "translate",
+        "--checkpoint",
+        str(run_dir / "best"),
+        "--beam",
+        "3",
+        "--n-best",
+        "2",
+        "--input",
+        str(source),
+        "--output",
+        str(out),
+    ]
+    assert main(argv) == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) == 2 and all(len(row.split("\t")) == 4 for row in rows)
+
+
+def test_evaluate_writes_a_report(
+    run_dir: Path, prepared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    report_path = tmp_path / "report.json"
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(run_dir / "best"),
+        "--data",
+        str(prepared_dir),
+        "--beam",
+        "1,2",
+        "--report",
+        str(report_path),
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    report = json.loads(report_path.read_text())
+    assert report["split"] == "test" and [r["beam"] for r in report["results"]] == [1, 2]
+    for result in report["results"]:
+        for kind in ("multi_reference", "single_reference"):
+            assert "nrefs" in result[kind]["signature"]
+    assert "BLEU" in capsys.readouterr().out
+
+
+def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
+    png = tmp_path / "attn.png"
+    assert (
+        main(
+            [
+                "attention",
+                "I see the cat.",
+                "--checkpoint",
+                str(run_dir / "best"),
+                "--output",
+                str(png),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    steps = sorted((run_dir / "checkpoints").iterdir())
+    assert main(["average", *map(str, steps), "--out", str(tmp_path / "avg")]) == 0
+    assert (tmp_path / "avg" / "model.safetensors").is_file()
