@@ -80,9 +80,36 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------- train
+def _launch_torchrun(args: argparse.Namespace) -> int:
+    """`nmt train --nproc N`: re-run this command under torchrun with N processes."""
+    import os
+    import subprocess
+
+    argv = [a for a in args.argv if not a.startswith("--nproc")]
+    if "--nproc" in args.argv:  # drop the value that followed a bare --nproc
+        position = args.argv.index("--nproc")
+        argv = args.argv[:position] + args.argv[position + 2 :]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={args.nproc}",
+        "-m",
+        "nmt",
+        *argv,
+    ]
+    return subprocess.call(command, env=os.environ.copy())
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
     from nmt.config import load_config
     from nmt.training.trainer import train
+
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_torchrun(args)
 
     overrides = list(args.set or [])
     if args.data:
@@ -129,6 +156,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="override a config field, e.g. --set train.max_steps=100 (repeatable)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data-parallel processes on this machine (runs torchrun; default: 1)",
+    )
     p.set_defaults(handler=_cmd_train)
 
 
@@ -312,19 +345,35 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------------------- serve
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from service.app import run
+    from pydantic import ValidationError
 
+    from service.app import run
     from service.settings import ServiceSettings
 
-    settings = ServiceSettings(
-        checkpoint=Path(args.checkpoint),
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        max_batch=args.max_batch,
-        max_wait_ms=args.max_wait_ms,
-        device=args.device,
-    )
+    flags = {
+        "checkpoint": args.checkpoint,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "max_batch": args.max_batch,
+        "max_wait_ms": args.max_wait_ms,
+        "device": args.device,
+        "api_keys": args.api_key,
+        "cors_origins": args.cors_origin,
+        "model_card": args.model_card,
+        "max_chars": args.max_chars,
+        "batching": False if args.no_batching else None,
+    }
+    try:
+        settings = ServiceSettings.from_env(
+            overrides={k: v for k, v in flags.items() if v is not None}
+        )
+    except ValidationError as err:
+        raise _UsageError(
+            f"invalid service settings: {err.errors()[0]['loc']} {err.errors()[0]['msg']}"
+        ) from None
+    if settings.checkpoint is None:
+        raise _UsageError("give --checkpoint BUNDLE (or set NMT_CHECKPOINT)")
     run(settings)
     return EXIT_OK
 
@@ -333,19 +382,27 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="serve a checkpoint over HTTP (REST + LibreTranslate API)",
-        description="FastAPI + uvicorn; settings also from NMT_* environment variables.",
+        description="FastAPI + uvicorn. Every option can also come from an NMT_<NAME> "
+        "environment variable (e.g. NMT_CHECKPOINT, NMT_API_KEYS); flags win.",
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--checkpoint", help="checkpoint bundle directory (env NMT_CHECKPOINT)")
+    p.add_argument("--host", help="bind address (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: 8000)")
     p.add_argument(
-        "--max-batch", type=int, default=64, help="dynamic batching: max sentences per call"
+        "--workers", type=int, help="worker processes, each loads the model (default: 1)"
     )
-    p.add_argument("--max-wait-ms", type=float, default=5.0, help="dynamic batching: max wait (ms)")
     p.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="(default: auto)"
+        "--max-batch", type=int, help="dynamic batching: max sentences per model call (64)"
     )
+    p.add_argument(
+        "--max-wait-ms", type=float, help="dynamic batching: max wait for company (5 ms)"
+    )
+    p.add_argument("--no-batching", action="store_true", help="one model call per request")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="(default: auto)")
+    p.add_argument("--api-key", action="append", help="require this API key (repeatable)")
+    p.add_argument("--cors-origin", action="append", help="allow this CORS origin (repeatable)")
+    p.add_argument("--model-card", help="JSON/Markdown model card with BLEU to show in /v1/model")
+    p.add_argument("--max-chars", type=int, help="max characters per text (default: 5000)")
     p.set_defaults(handler=_cmd_serve)
 
 
@@ -427,6 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nmt` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

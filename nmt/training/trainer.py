@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 import yaml
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from nmt.config import Config, config_to_dict
@@ -26,11 +27,13 @@ from nmt.data.batching import Batch, batch_indices, collate
 from nmt.data.dataset import ParallelIds, load_manifest, load_token_ids, manifest_hash, read_groups
 from nmt.data.tokenizer import load_tokenizers
 from nmt.decoding.types import SearchOptions
-from nmt.errors import NmtError
+from nmt.errors import CheckpointError, NmtError
 from nmt.evaluation.metrics import score_corpus
+from nmt.fileio import write_text_atomic
 from nmt.model import Seq2Seq, build_model
 from nmt.runtime import resolve_device, rng_state, seed_everything, set_rng_state
 from nmt.training import checkpoint as ckpt
+from nmt.training.distributed import close_distributed, init_distributed, rank_schedule
 from nmt.training.loss import coverage_penalty_loss, sequence_loss
 from nmt.training.optim import build_optimizer, build_scheduler, teacher_forcing_ratio
 from nmt.translator import NeuralTranslator
@@ -82,6 +85,10 @@ class Trainer:
         self.resume = resume
         self.progress_bar = progress_bar
         self.device = resolve_device(config.train.device)
+        self.dist = init_distributed(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.progress_bar = progress_bar and self.dist.is_main
         self._stop_signal: int | None = None
 
     # ---------------------------------------------------------------- set-up
@@ -94,7 +101,11 @@ class Trainer:
         self.model: Seq2Seq = build_model(
             cfg.model, self.src_tok.vocab_size, self.tgt_tok.vocab_size, pad_id=self.tgt_tok.pad_id
         ).to(self.device)
-        self.forward = torch.compile(self.model) if cfg.train.compile else self.model
+        self.forward: torch.nn.Module = self.model
+        if self.dist.enabled:  # DDP broadcasts rank 0's initial weights
+            self.forward = DistributedDataParallel(self.model)
+        if cfg.train.compile:
+            self.forward = torch.compile(self.forward)
         self.optimizer = build_optimizer(self.model, cfg.train)
         self.scheduler = build_scheduler(self.optimizer, cfg.train)
         self.train_ids = load_token_ids(self.data_dir, "train")
@@ -111,24 +122,39 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.resume:
             self._restore()
-        (self.run_dir / "config.yaml").write_text(
-            yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
-        )
+        if self.dist.enabled:  # one dropout stream per rank
+            torch.manual_seed(cfg.train.seed + 1_000_003 * self.dist.rank + self.state.step)
+        if self.dist.is_main:
+            write_text_atomic(
+                self.run_dir / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+            )
 
     def _restore(self) -> None:
-        last = self.run_dir / "last"
-        if not last.exists():
-            raise NmtError(f"--resume: no checkpoint at {last}; start without --resume")
-        bundle = ckpt.load_bundle(last)
+        """Load the newest intact checkpoint: RUN_DIR/last, else older ones, newest first."""
+        bundle, saved = self._newest_intact_checkpoint()
         if bundle.metadata.get("data_manifest_hash") != self.manifest_sha:
-            raise NmtError(f"--resume: {last} was trained on different data than {self.data_dir}")
+            raise NmtError(
+                f"--resume: {bundle.path} was trained on different data than {self.data_dir}"
+            )
         self.model.load_state_dict(bundle.state_dict)
-        saved = ckpt.load_training_state(last)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         set_rng_state(saved["rng"])
         self.state = Progress(**json.loads(saved["progress"]))
-        logger.info("resumed from %s at step %d", last.resolve(), self.state.step)
+        if self.dist.is_main:
+            ckpt.point_link(self.run_dir / "last", bundle.path)
+        logger.info("resumed from %s at step %d", bundle.path, self.state.step)
+
+    def _newest_intact_checkpoint(self) -> tuple[ckpt.Bundle, dict[str, Any]]:
+        last = self.run_dir / "last"
+        candidates = [last] if last.exists() else []
+        candidates += sorted((self.run_dir / "checkpoints").glob("step-*"), reverse=True)
+        for path in candidates:
+            try:
+                return ckpt.load_bundle(path.resolve()), ckpt.load_training_state(path)
+            except CheckpointError as err:
+                logger.warning("cannot resume from %s: %s", path, err)
+        raise NmtError(f"--resume: no intact checkpoint in {self.run_dir}; start without --resume")
 
     # ---------------------------------------------------------------- loop
     def run(self) -> TrainResult:
@@ -153,9 +179,12 @@ class Trainer:
             else:
                 reason = "max_epochs"
             bar.close()
-        if reason != "interrupted" and self._last_saved_step() != self.state.step:
+        unsaved = self.dist.is_main and self._last_saved_step() != self.state.step
+        if reason != "interrupted" and self.dist.from_main(float(unsaved), self.device):
             self._validate_and_save()
-        self._write_curves()
+        if self.dist.is_main:
+            self._write_curves()
+        close_distributed(self.dist)
         return TrainResult(
             self.run_dir,
             self.run_dir / "best",
@@ -179,13 +208,16 @@ class Trainer:
         )
         meter = _Meter()
         accumulated = 0
-        for index in range(self.state.batch_in_epoch, len(batches)):
+        rank, world = self.dist.rank, self.dist.world_size
+        for index, after, weight in rank_schedule(
+            len(batches), self.state.batch_in_epoch, rank, world
+        ):
             tick = time.perf_counter()
             batch = self._collate(self.train_ids, batches[index])
-            meter.add(self._forward_backward(batch))
+            meter.add(self._forward_backward(batch, weight))
             accumulated += 1
-            self.state.batch_in_epoch = index + 1
-            if accumulated < cfg.train.accumulation_steps and index + 1 < len(batches):
+            self.state.batch_in_epoch = after
+            if accumulated < cfg.train.accumulation_steps and after < len(batches):
                 self.state.train_seconds += time.perf_counter() - tick
                 continue
             accumulated = 0
@@ -211,8 +243,12 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
-    def _forward_backward(self, batch: Batch) -> tuple[float, int, float]:
-        """One teacher-forced forward/backward; returns (nll sum, target tokens, source tokens)."""
+    def _forward_backward(self, batch: Batch, weight: float = 1.0) -> tuple[float, int, float]:
+        """One teacher-forced forward/backward; returns (nll sum, target tokens, source tokens).
+
+        `weight` 0 is a distributed padding step: it joins the gradient all-reduce but adds
+        nothing to it.
+        """
         cfg = self.config
         self.model.train()
         ratio = teacher_forcing_ratio(self.state.step, cfg.train)
@@ -225,7 +261,7 @@ class Trainer:
             if out.coverage_loss is not None:
                 cov = coverage_penalty_loss(out.coverage_loss, batch.tgt_mask)
                 total = total + cfg.model.coverage.loss_weight * cov
-        if not torch.isfinite(total).item():
+        if not self.dist.all_true(bool(torch.isfinite(total).item()), self.device):
             self.state.bad_steps += 1
             logger.warning("non-finite loss at step %d; skipping the batch", self.state.step)
             self.optimizer.zero_grad(set_to_none=True)
@@ -237,7 +273,9 @@ class Trainer:
                 )
             return 0.0, 0, 0.0
         self.state.bad_steps = 0
-        (total / cfg.train.accumulation_steps).backward()
+        (total * (weight / cfg.train.accumulation_steps)).backward()
+        if weight == 0.0:
+            return 0.0, 0, 0.0
         return float(loss.nll_sum), loss.n_tokens, float(batch.n_src_tokens)
 
     def _update(self) -> None:
@@ -249,26 +287,37 @@ class Trainer:
         self.state.step += 1
 
     def _should_stop(self) -> str:
+        """A stop reason or ''; rank 0 decides for everyone (clocks and signals differ)."""
         cfg = self.config.train
+        reason = ""
         if self._stop_signal is not None:
+            reason = "interrupted"
+        elif self.state.step >= cfg.max_steps:
+            reason = "max_steps"
+        elif cfg.max_time_s is not None and self.state.train_seconds >= cfg.max_time_s:
+            reason = "max_time"
+        reason = _STOP_REASONS[int(self.dist.from_main(_STOP_REASONS.index(reason), self.device))]
+        if reason == "interrupted":
             self._save(validated=False)
-            return "interrupted"
-        if self.state.step >= cfg.max_steps:
-            return "max_steps"
-        if cfg.max_time_s is not None and self.state.train_seconds >= cfg.max_time_s:
-            return "max_time"
-        return ""
+        return reason
 
     # ---------------------------------------------------------------- validation
     def _validate_and_save(self) -> bool:
-        """Validate, checkpoint, and return True when early stopping should trigger."""
-        record = {"step": self.state.step, **self._validation_loss(), **self._validation_bleu()}
-        self._append_metrics(record)
-        logger.info(
-            "validation step %d: %s",
-            self.state.step,
-            ", ".join(f"{k}={v:.3f}" for k, v in record.items() if k != "step"),
-        )
+        """Validate (rank 0), checkpoint, and return True when early stopping should trigger.
+
+        Every rank updates its progress and LR schedule with rank 0's BLEU, so they agree.
+        """
+        record: dict[str, float] = {"step": self.state.step, "valid_bleu": 0.0}
+        if self.dist.is_main:
+            record.update(self._validation_loss())
+            record.update(self._validation_bleu())
+            self._append_metrics(record)
+            logger.info(
+                "validation step %d: %s",
+                self.state.step,
+                ", ".join(f"{k}={v:.3f}" for k, v in record.items() if k != "step"),
+            )
+        record["valid_bleu"] = self.dist.from_main(record["valid_bleu"], self.device)
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(record["valid_bleu"])
         improved = record["valid_bleu"] > self.state.best_bleu
@@ -330,6 +379,18 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     def _save(self, validated: bool, is_best: bool = False) -> Path:
         step_dir = self.run_dir / "checkpoints" / f"step-{self.state.step:07d}"
+        try:
+            if self.dist.is_main:
+                self._write_checkpoint(step_dir, validated, is_best)
+            self.dist.barrier()
+            return step_dir
+        except OSError as err:
+            raise NmtError(
+                f"cannot write checkpoint {step_dir}: {err.strerror or err}; "
+                "the previous checkpoints are intact"
+            ) from err
+
+    def _write_checkpoint(self, step_dir: Path, validated: bool, is_best: bool) -> Path:
         ckpt.save_bundle(
             step_dir,
             self.model.state_dict(),
@@ -392,6 +453,9 @@ class Trainer:
     # ---------------------------------------------------------------- logging
     def _log_train(self, meter: _Meter, bar: tqdm) -> None:
         stats = meter.flush()
+        stats["tokens_per_s"] = self.dist.total(stats["tokens_per_s"], self.device)
+        if not self.dist.is_main:
+            return
         lr = self.optimizer.param_groups[0]["lr"]
         bar.set_postfix(
             loss=f"{stats['train_loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{stats['tokens_per_s']:.0f}"
@@ -413,6 +477,9 @@ class Trainer:
 
     def _signals(self) -> _SignalGuard:
         return _SignalGuard(self)
+
+
+_STOP_REASONS = ("", "interrupted", "max_steps", "max_time")
 
 
 class _Meter:
