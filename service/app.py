@@ -1,0 +1,169 @@
+"""The FastAPI application: `create_app` for tests and embedding, `run` for `nmt serve`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nmt.decoding.types import SearchOptions
+from nmt.errors import CheckpointError
+from nmt.translator import Translator, load_translator
+from service.batching import DynamicBatcher
+from service.deps import ServiceState
+from service.errors import error_response, install_error_handlers
+from service.metrics import MetricsMiddleware
+from service.model_card import load_model_card
+from service.routes import libretranslate, ops, v1
+from service.routes.ops import STATIC_DIR
+from service.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+WARMUP_TEXT = "Hello."
+
+
+def load_model(settings: ServiceSettings) -> Translator:
+    """The translator of the configured checkpoint; CheckpointError when it cannot be used."""
+    if settings.checkpoint is None:
+        raise CheckpointError("no checkpoint given: pass --checkpoint or set NMT_CHECKPOINT")
+    if not settings.checkpoint.exists():
+        raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
+    return load_translator(settings.checkpoint, device=settings.device)
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _lifespan(injected: Translator | None) -> Lifespan:
+    """Load (unless injected), start the batcher, warm up, then mark ready; undo on exit."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state: ServiceState = app.state.service
+        settings, metrics = state.settings, state.metrics
+        translator = injected if injected is not None else load_model(settings)
+        batcher = DynamicBatcher(
+            translator,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            enabled=settings.batching,
+            on_batch=metrics.observe_batch,
+        )
+        batcher.start()
+        try:
+            # the first model call (slow: allocations, kernels) happens before /ready says yes
+            await batcher.translate([WARMUP_TEXT], SearchOptions())
+            state.model_card = load_model_card(settings.model_card)
+        except BaseException:
+            batcher.stop()
+            raise
+        metrics.queue_depth.set_function(lambda: batcher.queue_depth)
+        state.translator, state.batcher, state.ready = translator, batcher, True
+        metrics.ready.set(1)
+        log.info("model ready: %s", translator.info.get("name"))
+        try:
+            yield
+        finally:
+            state.ready = False
+            metrics.ready.set(0)
+            batcher.stop()
+
+    return lifespan
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over max_body_bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").decode("latin-1")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"request body over max_body_bytes={self.max_bytes}"
+        await error_response(413, message, "max_body_bytes")(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    """A streamed body went over the limit."""
+
+
+def create_app(
+    settings: ServiceSettings | None = None, translator: Translator | None = None
+) -> FastAPI:
+    """A new app; it loads `settings.checkpoint` on start-up unless given a translator."""
+    settings = settings or ServiceSettings()
+    app = FastAPI(
+        title="nmt translation service",
+        version="0.1.0",
+        description="English→French RNN translation: JSON API and LibreTranslate-compatible API.",
+        lifespan=_lifespan(translator),
+    )
+    state = ServiceState(settings=settings)
+    app.state.service = state
+    install_error_handlers(app)
+    app.include_router(v1.router)
+    app.include_router(libretranslate.router)
+    app.include_router(ops.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn (one per worker process): settings from `NMT_*` variables."""
+    return create_app(ServiceSettings.from_env())
+
+
+def run(settings: ServiceSettings) -> None:
+    """Serve with uvicorn; CheckpointError before binding when the checkpoint is missing."""
+    if settings.checkpoint is None or not settings.checkpoint.exists():
+        raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "service.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        lifespan="on",
+    )

@@ -1,0 +1,160 @@
+"""Dynamic batching: merge concurrent requests into few model calls on one thread.
+
+Requests put a job (sentences + decoding options) on a queue and await a future. One
+consumer thread takes the first job, waits up to `max_wait_ms` for more (stopping early
+when `max_batch` sentences are queued), groups jobs by their `SearchOptions` (a frozen,
+hashable dataclass), translates each group in calls of at most `max_batch` sentences,
+and hands each job its own slice of the results. The model is only ever called from
+that thread, so it never sees concurrent calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from nmt.decoding.types import SearchOptions
+from nmt.translator import Translation, Translator
+
+log = logging.getLogger(__name__)
+
+BatchObserver = Callable[[int], None]  # called with the number of sentences of each model call
+
+
+@dataclass
+class _Job:
+    """Sentences of one request, and where their translations go."""
+
+    sentences: list[str]
+    options: SearchOptions
+    future: Future[list[Translation]] = field(default_factory=Future)
+
+
+class DynamicBatcher:
+    """Runs every translation on one worker thread, merging concurrent requests."""
+
+    def __init__(
+        self,
+        translator: Translator,
+        max_batch: int = 64,
+        max_wait_ms: float = 5.0,
+        enabled: bool = True,
+        on_batch: BatchObserver | None = None,
+    ) -> None:
+        self._translator = translator
+        self._max_batch = max_batch
+        self._max_wait = max_wait_ms / 1000.0 if enabled else 0.0
+        self._merge = enabled and max_batch > 1
+        self._on_batch = on_batch
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        """Jobs waiting for the worker thread."""
+        return self._queue.qsize()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        if self.alive:
+            return
+        self._thread = threading.Thread(target=self._run, name="nmt-batcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish queued jobs, then stop the worker thread."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def submit(self, sentences: Sequence[str], options: SearchOptions) -> Future[list[Translation]]:
+        """Queue sentences for translation; the future gets one Translation per sentence."""
+        job = _Job(list(sentences), options)
+        if not job.sentences:
+            job.future.set_result([])
+        elif not self.alive:
+            job.future.set_exception(RuntimeError("the batcher is not running"))
+        else:
+            self._queue.put(job)
+        return job.future
+
+    async def translate(
+        self, sentences: Sequence[str], options: SearchOptions
+    ) -> list[Translation]:
+        """Translate from the event loop without blocking it."""
+        return await asyncio.wrap_future(self.submit(sentences, options))
+
+    def _run(self) -> None:
+        """Worker loop: collect a batch of jobs, translate it, repeat until stopped."""
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs, stop = self._collect(first)
+            for options, group in _group_by_options(jobs).items():
+                self._translate_group(group, options)
+            if stop:
+                return
+
+    def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
+        """The first job plus those arriving within max_wait; True if asked to stop."""
+        jobs = [first]
+        queued = len(first.sentences)
+        deadline = time.monotonic() + self._max_wait
+        while self._merge and queued < self._max_batch:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and self._queue.empty():
+                break
+            try:
+                job = self._queue.get(timeout=max(remaining, 1e-6))
+            except queue.Empty:
+                break
+            if job is None:
+                return jobs, True
+            jobs.append(job)
+            queued += len(job.sentences)
+        return jobs, False
+
+    def _translate_group(self, jobs: list[_Job], options: SearchOptions) -> None:
+        """Translate all sentences of jobs sharing options, in chunks of max_batch."""
+        jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]  # skip gone
+        sentences = [sentence for job in jobs for sentence in job.sentences]
+        try:
+            results: list[Translation] = []
+            for start in range(0, len(sentences), self._max_batch):
+                chunk = sentences[start : start + self._max_batch]
+                if self._on_batch is not None:
+                    self._on_batch(len(chunk))
+                results.extend(self._translator.translate(chunk, options))
+            if len(results) != len(sentences):
+                raise RuntimeError(f"{len(results)} translations for {len(sentences)} sentences")
+        except Exception as error:  # handed to the waiting requests, not lost in the thread
+            log.exception("translation failed")
+            for job in jobs:
+                job.future.set_exception(error)
+            return
+        offset = 0
+        for job in jobs:
+            job.future.set_result(results[offset : offset + len(job.sentences)])
+            offset += len(job.sentences)
+
+
+def _group_by_options(jobs: list[_Job]) -> dict[SearchOptions, list[_Job]]:
+    """Jobs grouped by their decoding options, in arrival order."""
+    groups: dict[SearchOptions, list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.options, []).append(job)
+    return groups

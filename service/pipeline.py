@@ -1,0 +1,154 @@
+"""From request texts to response items: split, translate as one batch, reassemble, diagnose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from nmt.decoding.types import SearchOptions
+from nmt.translator import Alternative, Translation
+from service.batching import DynamicBatcher
+from service.diagnostics import EOS_PIECE, finite, has_repetition, untranslated_pieces
+from service.schemas import (
+    AlternativeOut,
+    AttentionOut,
+    DiagnosticsOut,
+    TranslateRequest,
+    TranslationOut,
+)
+from service.settings import ServiceSettings
+from service.text import Template, split_html, split_sentences
+
+TextFormat = Literal["text", "html"]
+
+
+@dataclass
+class DocumentTranslation:
+    """One input text: its template and the translation of each of its sentences."""
+
+    template: Template
+    sentences: list[Translation]
+
+    @property
+    def text(self) -> str:
+        """The reassembled translation."""
+        return self.template.fill([t.text for t in self.sentences])
+
+    def alternative_texts(self) -> list[tuple[str, float]]:
+        """The k-th alternative of every sentence (the best where one has fewer), with score."""
+        count = max((len(t.alternatives) for t in self.sentences), default=0)
+        out = []
+        for k in range(count):
+            picked = [
+                t.alternatives[k] if k < len(t.alternatives) else Alternative(t.text, t.score)
+                for t in self.sentences
+            ]
+            text = self.template.fill([a.text for a in picked])
+            out.append((text, sum(a.score for a in picked)))
+        return out
+
+
+def search_options(
+    request: TranslateRequest, settings: ServiceSettings, need_attention: bool
+) -> SearchOptions:
+    """The decoding options of a v1 request (server defaults where it gives none)."""
+    beam = request.beam_size or max(settings.default_beam_size, request.n_best)
+    extra: dict[str, Any] = {}
+    if request.max_length_ratio is not None:
+        extra["max_length_b"] = request.max_length_ratio
+    return SearchOptions(
+        beam_size=beam,
+        n_best=request.n_best,
+        length_penalty=request.length_penalty,
+        coverage_penalty=request.coverage_penalty,
+        no_repeat_ngram_size=request.no_repeat_ngram_size,
+        return_attention=request.return_attention or need_attention,
+        **extra,
+    )
+
+
+async def translate_documents(
+    batcher: DynamicBatcher, texts: list[str], text_format: TextFormat, options: SearchOptions
+) -> list[DocumentTranslation]:
+    """Translate texts, each split into sentences, all sentences in one batcher job."""
+    split = split_html if text_format == "html" else split_sentences
+    templates = [split(text) for text in texts]
+    sentences = [sentence for template in templates for sentence in template.sentences]
+    results = await batcher.translate(sentences, options)
+    documents, offset = [], 0
+    for template in templates:
+        count = len(template.sentences)
+        documents.append(DocumentTranslation(template, results[offset : offset + count]))
+        offset += count
+    return documents
+
+
+def _attention(sentences: list[Translation]) -> AttentionOut | None:
+    """Block-diagonal attention of all sentences, labelled ("</s>" for eos rows/columns)."""
+    if not sentences or any(t.attention is None for t in sentences):
+        return None
+    blocks = []
+    for t in sentences:
+        rows = t.attention or []
+        width = len(rows[0]) if rows else len(t.source_pieces) + 1
+        blocks.append((_label(t.source_pieces, width), _label(t.target_pieces, len(rows)), rows))
+    source = [piece for src, _, _ in blocks for piece in src]
+    weights: list[list[float]] = []
+    column = 0
+    for src, _, rows in blocks:
+        for row in rows:
+            padded = [0.0] * len(source)
+            padded[column : column + len(src)] = [finite(w) for w in row[: len(src)]]
+            weights.append(padded)
+        column += len(src)
+    target = [piece for _, tgt, _ in blocks for piece in tgt]
+    return AttentionOut(source_pieces=source, target_pieces=target, weights=weights)
+
+
+def _label(pieces: list[str], size: int) -> list[str]:
+    """Exactly `size` labels: the pieces, "</s>" for a row/column they leave out (eos)."""
+    return pieces[:size] + [EOS_PIECE] * (size - len(pieces))
+
+
+def _diagnostics(sentences: list[Translation], coverage: bool, threshold: float) -> DiagnosticsOut:
+    """Mean log-probability, under-translation (coverage models) and repetition flags."""
+    log_probs = [lp for t in sentences for lp in t.token_log_probs]
+    mean = finite(sum(log_probs) / len(log_probs)) if log_probs else 0.0
+    missing: list[str] | None = None
+    if coverage and sentences and all(t.attention is not None for t in sentences):
+        missing = [
+            piece
+            for t in sentences
+            for piece in untranslated_pieces(t.attention or [], t.source_pieces, threshold)
+        ]
+    return DiagnosticsOut(
+        mean_log_prob=mean,
+        under_translated=None if missing is None else bool(missing),
+        untranslated_source_pieces=missing,
+        repetition=any(has_repetition(t.target_pieces) for t in sentences),
+    )
+
+
+def to_output(
+    document: DocumentTranslation,
+    settings: ServiceSettings,
+    coverage: bool,
+    with_attention: bool,
+    with_scores: bool,
+) -> TranslationOut:
+    """The response item of one translated text."""
+    sentences = document.sentences
+    copy = [finite(p) for t in sentences for p in (t.copy_probability or [])]
+    has_copy = bool(sentences) and all(t.copy_probability is not None for t in sentences)
+    return TranslationOut(
+        text=document.text,
+        score=finite(sum(t.score for t in sentences)) if with_scores else None,
+        alternatives=[
+            AlternativeOut(text=text, score=finite(score))
+            for text, score in document.alternative_texts()
+        ],
+        attention=_attention(sentences) if with_attention else None,
+        copy_probability=copy if has_copy else None,
+        diagnostics=_diagnostics(sentences, coverage, settings.under_translation_threshold),
+        sentences=len(sentences),
+    )

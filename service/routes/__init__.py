@@ -1,0 +1,1 @@
+"""Route modules: v1 (JSON API), libretranslate (compatible API), ops (health, metrics, page)."""

@@ -1,0 +1,102 @@
+"""The native JSON API: `POST /v1/translate` and `GET /v1/model`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+
+from service.deps import ApiKeyDep, BatcherDep, SettingsDep, StateDep, TranslatorDep
+from service.errors import ServiceError
+from service.model_card import find_bleu
+from service.pipeline import search_options, to_output, translate_documents
+from service.schemas import (
+    ErrorResponse,
+    ModelInfoResponse,
+    ModelSummary,
+    TranslateRequest,
+    TranslateResponse,
+)
+from service.settings import ServiceSettings
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "API key missing"},
+    403: {"model": ErrorResponse, "description": "API key invalid"},
+    413: {"model": ErrorResponse, "description": "A size limit was exceeded"},
+    503: {"model": ErrorResponse, "description": "Model not loaded yet"},
+}
+
+
+def check_limits(texts: list[str], settings: ServiceSettings, status_code: int = 413) -> None:
+    """Refuse too many texts or a text over max_chars, naming the limit."""
+    if len(texts) > settings.max_texts:
+        message = f"too many texts: {len(texts)} > max_texts={settings.max_texts}"
+        raise ServiceError(status_code, message, "max_texts")
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_chars:
+            message = f"text {index} has {len(text)} characters > max_chars={settings.max_chars}"
+            raise ServiceError(status_code, message, "max_chars")
+
+
+def model_summary(info: dict[str, Any]) -> ModelSummary:
+    """Name, languages and step of the loaded model."""
+    return ModelSummary(
+        name=str(info.get("name", "nmt")),
+        src_lang=str(info.get("src_lang", "en")),
+        tgt_lang=str(info.get("tgt_lang", "fr")),
+        step=info.get("step"),
+    )
+
+
+@router.post(
+    "/translate",
+    response_model=TranslateResponse,
+    responses=_ERRORS,
+    dependencies=[ApiKeyDep],
+)
+async def translate(
+    body: TranslateRequest, settings: SettingsDep, translator: TranslatorDep, batcher: BatcherDep
+) -> TranslateResponse:
+    """Translate one text or a list; paragraphs are split into sentences and reassembled."""
+    start = time.perf_counter()
+    texts = [body.text] if isinstance(body.text, str) else body.text
+    check_limits(texts, settings)
+    info = translator.info
+    coverage = bool(info.get("coverage"))
+    options = search_options(body, settings, need_attention=coverage)
+    documents = await translate_documents(batcher, texts, body.format, options)
+    outputs = [
+        to_output(doc, settings, coverage, body.return_attention, body.return_scores)
+        for doc in documents
+    ]
+    return TranslateResponse(
+        translations=outputs,
+        model=model_summary(info),
+        timing_ms=(time.perf_counter() - start) * 1000.0,
+    )
+
+
+@router.get("/model", response_model=ModelInfoResponse, responses={503: _ERRORS[503]})
+async def model_info(state: StateDep, translator: TranslatorDep) -> ModelInfoResponse:
+    """Name, config, data manifest hash, parameters and BLEU of the loaded model."""
+    info = translator.info
+    scores = dict(info.get("scores") or {})
+    card = state.model_card
+    return ModelInfoResponse(
+        name=str(info.get("name", "nmt")),
+        src_lang=str(info.get("src_lang", "en")),
+        tgt_lang=str(info.get("tgt_lang", "fr")),
+        config=dict(info.get("config") or {}),
+        parameters=int(info.get("parameters", 0)),
+        data_manifest_hash=info.get("data_manifest_hash"),
+        checkpoint=None if info.get("checkpoint") is None else str(info["checkpoint"]),
+        step=info.get("step"),
+        scores=scores,
+        bleu=find_bleu(card, scores),
+        model_card=card,
+        coverage=bool(info.get("coverage")),
+        copy=bool(info.get("copy")),
+    )

@@ -1,0 +1,195 @@
+"""Request and response bodies, named by direction (…Request in, …Response / …Out out)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_BEAM = 16
+
+
+class TranslateRequest(BaseModel):
+    """`POST /v1/translate`: one text or a list, with per-request decoding options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | list[str] = Field(description="A text (may hold several sentences) or a list.")
+    format: Literal["text", "html"] = "text"
+    beam_size: int | None = Field(None, ge=1, le=MAX_BEAM, description="Default: the server's.")
+    n_best: int = Field(1, ge=1, le=MAX_BEAM, description="Hypotheses per sentence (<= beam).")
+    max_length_ratio: float | None = Field(
+        None, gt=0.0, le=10.0, description="Max output tokens per source token."
+    )
+    length_penalty: float = Field(0.0, ge=0.0, le=5.0)
+    coverage_penalty: float = Field(0.0, ge=0.0, le=5.0)
+    no_repeat_ngram_size: int = Field(0, ge=0, le=10)
+    return_attention: bool = False
+    return_scores: bool = False
+
+    @model_validator(mode="after")
+    def _n_best_within_beam(self) -> TranslateRequest:
+        if self.beam_size is not None and self.n_best > self.beam_size:
+            raise ValueError(f"n_best ({self.n_best}) must not exceed beam_size ({self.beam_size})")
+        return self
+
+
+class AlternativeOut(BaseModel):
+    """A lower-ranked translation."""
+
+    text: str
+    score: float
+
+
+class AttentionOut(BaseModel):
+    """Attention weights: one row per target piece, one column per source piece ("</s>" incl.)."""
+
+    source_pieces: list[str]
+    target_pieces: list[str]
+    weights: list[list[float]]
+
+
+class DiagnosticsOut(BaseModel):
+    """Cheap signals that a translation may be bad."""
+
+    mean_log_prob: float = Field(description="Mean target-token log-probability.")
+    under_translated: bool | None = Field(
+        description="Coverage models: a source piece got too little attention; else null."
+    )
+    untranslated_source_pieces: list[str] | None = None
+    repetition: bool = Field(description="A target 3-gram repeats, or a piece 3+ times in a row.")
+
+
+class TranslationOut(BaseModel):
+    """The translation of one input text."""
+
+    text: str
+    score: float | None = Field(None, description="Sum of sentence scores (return_scores).")
+    alternatives: list[AlternativeOut] = Field(default_factory=list)
+    attention: AttentionOut | None = None
+    copy_probability: list[float] | None = Field(None, description="Copy models, per token.")
+    diagnostics: DiagnosticsOut
+    sentences: int = Field(description="Sentences the text was split into.")
+
+
+class ModelSummary(BaseModel):
+    """Which model answered."""
+
+    name: str
+    src_lang: str
+    tgt_lang: str
+    step: int | None = None
+
+
+class TranslateResponse(BaseModel):
+    """`POST /v1/translate` answer: translations in request order."""
+
+    translations: list[TranslationOut]
+    model: ModelSummary
+    timing_ms: float
+
+
+class ModelInfoResponse(BaseModel):
+    """`GET /v1/model`."""
+
+    name: str
+    src_lang: str
+    tgt_lang: str
+    config: dict[str, Any]
+    parameters: int
+    data_manifest_hash: str | None = None
+    checkpoint: str | None = None
+    step: int | None = None
+    scores: dict[str, Any] = Field(default_factory=dict)
+    bleu: float | None = Field(None, description="From the model card, else the checkpoint.")
+    model_card: dict[str, Any] | None = None
+    coverage: bool = False
+    copy_mechanism: bool = Field(False, alias="copy")
+
+    model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
+
+
+class ErrorResponse(BaseModel):
+    """Every error this service produces itself (LibreTranslate's shape)."""
+
+    error: str
+    limit: str | None = Field(None, description="The setting a request went over, if any.")
+
+
+class HealthResponse(BaseModel):
+    """`GET /health`."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    """`GET /ready`."""
+
+    ready: bool
+
+
+class LibreTranslateRequest(BaseModel):
+    """LibreTranslate's `/translate` parameters (JSON, form, multipart or query string)."""
+
+    q: str | list[str]
+    source: str = Field(description='Language code, or "auto".')
+    target: str
+    format: str = Field("text", description='"text" or "html".')
+    alternatives: int = Field(0, ge=0, le=MAX_BEAM - 1)
+    api_key: str | None = None
+
+
+class DetectRequest(BaseModel):
+    """LibreTranslate's `/detect` parameters."""
+
+    q: str
+    api_key: str | None = None
+
+
+class DetectedLanguage(BaseModel):
+    """A detected language, confidence in percent as LibreTranslate gives it."""
+
+    confidence: float
+    language: str
+
+
+class LibreTranslateResponse(BaseModel):
+    """LibreTranslate's `/translate` answer (lists when `q` is a list)."""
+
+    translatedText: str | list[str]  # noqa: N815 - LibreTranslate's field name
+    alternatives: list[str] | list[list[str]] | None = None
+    detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = None  # noqa: N815
+
+
+class LanguageOut(BaseModel):
+    """An entry of `GET /languages`."""
+
+    code: str
+    name: str
+    targets: list[str]
+
+
+class LanguageRef(BaseModel):
+    """A language in the frontend settings."""
+
+    code: str
+    name: str
+
+
+class FrontendLanguages(BaseModel):
+    """Default source and target of the frontend."""
+
+    source: LanguageRef
+    target: LanguageRef
+
+
+class FrontendSettingsResponse(BaseModel):
+    """LibreTranslate's `GET /frontend/settings`."""
+
+    charLimit: int  # noqa: N815
+    frontendTimeout: int  # noqa: N815
+    apiKeys: bool  # noqa: N815
+    keyRequired: bool  # noqa: N815
+    suggestions: bool
+    supportedFilesFormat: list[str]  # noqa: N815
+    language: FrontendLanguages

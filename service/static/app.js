@@ -1,0 +1,108 @@
+// The demo page: calls POST /v1/translate and shows translation, alternatives, attention.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  const key = $("apikey").value.trim();
+  if (key) h["Authorization"] = "Bearer " + key;
+  return h;
+}
+
+function clamp(value, low, high) {
+  const n = parseInt(value, 10);
+  return Number.isNaN(n) ? low : Math.min(high, Math.max(low, n));
+}
+
+function renderAlternatives(alternatives) {
+  const list = $("alternatives");
+  list.replaceChildren();
+  for (const alt of alternatives) {
+    const item = document.createElement("li");
+    item.appendChild(cell("span", alt.text, "alt-text"));
+    item.appendChild(cell("span", " (" + alt.score.toFixed(2) + ")", "muted"));
+    list.appendChild(item);
+  }
+}
+
+function cell(tag, text, className) {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+// Rows: target pieces; columns: source pieces; darker blue = more attention.
+function renderHeatmap(attention) {
+  const box = $("heatmap");
+  box.replaceChildren();
+  if (!attention) return;
+  const table = document.createElement("table");
+  const head = document.createElement("tr");
+  head.appendChild(cell("th", ""));
+  for (const piece of attention.source_pieces) head.appendChild(cell("th", piece, "col"));
+  table.appendChild(head);
+  attention.weights.forEach((row, i) => {
+    const tr = document.createElement("tr");
+    tr.appendChild(cell("th", attention.target_pieces[i], "row"));
+    for (const w of row) {
+      const td = cell("td", w >= 0.1 ? w.toFixed(1) : "");
+      td.title = w.toFixed(3);
+      td.style.backgroundColor = "rgba(25, 90, 200, " + Math.min(1, Math.max(0, w)).toFixed(3) + ")";
+      if (w > 0.5) td.style.color = "#fff";
+      tr.appendChild(td);
+    }
+    table.appendChild(tr);
+  });
+  box.appendChild(table);
+}
+
+function renderDiagnostics(d) {
+  const parts = ["mean log-prob " + d.mean_log_prob.toFixed(2)];
+  if (d.repetition) parts.push("repetition");
+  if (d.under_translated) parts.push("possibly untranslated: " + d.untranslated_source_pieces.join(" "));
+  $("diagnostics").textContent = parts.join(" · ");
+}
+
+async function translate(event) {
+  event.preventDefault();
+  const text = $("source").value;
+  const beam = clamp($("beam").value, 1, 16);
+  const nBest = Math.min(beam, clamp($("nbest").value, 0, 15) + 1);
+  $("status").textContent = "translating…";
+  $("status").className = "muted";
+  try {
+    const response = await fetch("/v1/translate", {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({
+        text: text, beam_size: beam, n_best: nBest, return_attention: true, return_scores: true,
+      }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || JSON.stringify(body.detail || body));
+    const result = body.translations[0];
+    $("output").textContent = result.text;
+    renderAlternatives(result.alternatives);
+    renderHeatmap(result.attention);
+    renderDiagnostics(result.diagnostics);
+    $("status").textContent = "done in " + body.timing_ms.toFixed(0) + " ms";
+  } catch (error) {
+    $("status").textContent = "error: " + error.message;
+    $("status").className = "error";
+  }
+}
+
+async function loadModel() {
+  try {
+    const response = await fetch("/v1/model");
+    const info = await response.json();
+    if (response.ok) $("model-name").textContent = info.name + " (" + info.src_lang + " → " + info.tgt_lang + ")";
+  } catch (error) {
+    $("model-name").textContent = "model information unavailable";
+  }
+}
+
+$("translate-form").addEventListener("submit", translate);
+loadModel();

@@ -1,0 +1,119 @@
+"""Dynamic batching: fewer model calls than requests, identical results, one model thread."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from nmt.decoding.types import SearchOptions
+from service.app import create_app
+from service.batching import DynamicBatcher
+from service.settings import ServiceSettings
+from tests.service.conftest import FakeTranslator
+
+SENTENCES = [f"Hello world number {i}." for i in range(12)]
+
+
+async def _translate_all(batcher: DynamicBatcher, options: list[SearchOptions]) -> list:
+    jobs = [batcher.translate([s], o) for s, o in zip(SENTENCES, options, strict=True)]
+    return await asyncio.gather(*jobs)
+
+
+def test_concurrent_jobs_share_model_calls_and_match_unbatched() -> None:
+    fake = FakeTranslator(delay=0.02)
+    batcher = DynamicBatcher(fake, max_batch=64, max_wait_ms=50.0)
+    batcher.start()
+    try:
+        results = asyncio.run(_translate_all(batcher, [SearchOptions()] * len(SENTENCES)))
+    finally:
+        batcher.stop()
+    assert len(fake.calls) < len(SENTENCES)
+    assert [r[0] for r in results] == FakeTranslator().translate(SENTENCES)
+
+
+def test_jobs_are_grouped_by_options() -> None:
+    fake = FakeTranslator(delay=0.02)
+    batcher = DynamicBatcher(fake, max_batch=64, max_wait_ms=50.0)
+    greedy, beam = SearchOptions(), SearchOptions(beam_size=4, n_best=2)
+    batcher.start()
+    try:
+        results = asyncio.run(_translate_all(batcher, [greedy, beam] * 6))
+    finally:
+        batcher.stop()
+    assert len(fake.calls) < len(SENTENCES)
+    assert {options for _, options in fake.calls} == {greedy, beam}
+    assert sum(n for n, _ in fake.calls) == len(SENTENCES)
+    assert [len(r[0].alternatives) for r in results] == [0, 1] * 6
+
+
+def test_disabled_batching_calls_once_per_job_and_max_batch_chunks() -> None:
+    fake = FakeTranslator(delay=0.01)
+    batcher = DynamicBatcher(fake, max_batch=5, max_wait_ms=50.0, enabled=False)
+    batcher.start()
+    try:
+        asyncio.run(_translate_all(batcher, [SearchOptions()] * len(SENTENCES)))
+        big = batcher.submit(SENTENCES, SearchOptions()).result(timeout=10)
+    finally:
+        batcher.stop()
+    assert [n for n, _ in fake.calls] == [1] * len(SENTENCES) + [5, 5, 2]
+    assert [t.source for t in big] == SENTENCES
+
+
+def test_model_errors_reach_the_caller_and_empty_jobs_skip_the_model() -> None:
+    class Broken(FakeTranslator):
+        def translate(self, texts, options=None):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+    batcher = DynamicBatcher(Broken(), max_wait_ms=0.0)
+    assert batcher.submit([], SearchOptions()).result(timeout=1) == []
+    with pytest.raises(RuntimeError, match="not running"):
+        batcher.submit(["x"], SearchOptions()).result(timeout=1)
+    batcher.start()
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            batcher.submit(["x"], SearchOptions()).result(timeout=5)
+        assert batcher.alive
+    finally:
+        batcher.stop()
+
+
+def test_cancelled_jobs_are_skipped() -> None:
+    fake = FakeTranslator(delay=0.05)
+    batcher = DynamicBatcher(fake, max_wait_ms=0.0)
+    batcher.start()
+    try:
+        first = batcher.submit(["one"], SearchOptions())
+        gone = batcher.submit(["two"], SearchOptions())
+        assert gone.cancel()
+        assert [t.source for t in first.result(timeout=5)] == ["one"]
+        third = batcher.submit(["three"], SearchOptions()).result(timeout=5)
+    finally:
+        batcher.stop()
+    assert third[0].source == "three"
+    assert sum(n for n, _ in fake.calls) == 2
+
+
+async def _concurrent_requests(app, count: int) -> list[httpx.Response]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        bodies = [{"text": SENTENCES[i % len(SENTENCES)]} for i in range(count)]
+        return await asyncio.gather(*(client.post("/v1/translate", json=b) for b in bodies))
+
+
+def test_concurrent_http_requests_are_merged() -> None:
+    fake = FakeTranslator(delay=0.03)
+    settings = ServiceSettings(max_wait_ms=30.0, default_beam_size=1)
+    app = create_app(settings, translator=fake)
+
+    async def scenario() -> list[httpx.Response]:
+        async with app.router.lifespan_context(app):
+            return await _concurrent_requests(app, 16)
+
+    responses = asyncio.run(scenario())
+    assert all(r.status_code == 200 for r in responses)
+    assert 1 <= fake.model_calls < 16
+    expected = [t.text for t in FakeTranslator().translate(SENTENCES)]
+    got = [r.json()["translations"][0]["text"] for r in responses]
+    assert got == [expected[i % len(SENTENCES)] for i in range(16)]
