@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nmt.decoding.types import SearchOptions
 from nmt.errors import CheckpointError
+from nmt.training.checkpoint import verify_bundle
 from nmt.translator import Translator, load_translator
 from service.batching import DynamicBatcher
 from service.deps import ServiceState
@@ -155,9 +156,14 @@ def app_from_env() -> FastAPI:
 
 
 def run(settings: ServiceSettings) -> None:
-    """Serve with uvicorn; CheckpointError before binding when the checkpoint is missing."""
+    """Serve with uvicorn; CheckpointError before binding when the checkpoint is unusable.
+
+    The bundle is verified here, in the parent, because uvicorn's multi-worker supervisor
+    does not turn a worker's failed start-up into a non-zero exit.
+    """
     if settings.checkpoint is None or not settings.checkpoint.exists():
         raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
+    verify_bundle(settings.checkpoint)
     os.environ.update(settings.to_env())
     uvicorn.run(
         "service.app:app_from_env",

@@ -10,6 +10,7 @@ import hashlib
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -119,6 +120,10 @@ def find_pair_member(names: Iterable[str]) -> str:
     return candidates[0]
 
 
+# a damaged member surfaces as zlib/EOF/unsupported-method errors, not only BadZipFile
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+
 def read_source_bytes(path: Path) -> tuple[bytes, str | None]:
     """Return the pair-file bytes of a .zip (and the member name) or of a plain text file."""
     if not path.is_file():
@@ -128,7 +133,15 @@ def read_source_bytes(path: Path) -> tuple[bytes, str | None]:
             with zipfile.ZipFile(path) as archive:
                 member = find_pair_member(archive.namelist())
                 return archive.read(member), member
-        except (zipfile.BadZipFile, OSError) as exc:
+        # a damaged member surfaces as zlib/EOF/unsupported-method errors, not BadZipFile
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            zlib.error,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
             raise DataError(f"cannot read zip {path}: {exc}") from exc
     if path.suffix.lower() == ".zip":
         raise DataError(f"{path} is not a valid zip file (truncated download?)")

@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from nmt import __version__
 from nmt.config import Config, ConfigError, config_from_dict, config_to_dict
 from nmt.errors import CheckpointError
-from nmt.fileio import sha256_file, write_json_atomic
+from nmt.fileio import current_umask, sha256_file, write_json_atomic
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -69,6 +69,7 @@ def save_bundle(
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; bundles are shared files
     try:
         unique, aliases = _split_tied(state_dict)
         tensors = {name: _to_storable(t, weights_dtype) for name, t in unique.items()}
@@ -213,8 +214,19 @@ def load_training_state(directory: Path) -> dict[str, Any]:
 
 
 def remove_bundle(directory: Path) -> None:
-    """Delete a bundle directory (pruning old checkpoints)."""
-    shutil.rmtree(directory, ignore_errors=True)
+    """Delete a bundle: renamed out of sight first, so a crash never leaves half of one."""
+    retired = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    try:
+        os.replace(directory, retired)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def remove_leftovers(directory: Path) -> None:
+    """Delete staging/retired bundles a killed process left behind (names start with '.')."""
+    for leftover in directory.glob(".step-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def point_link(link: Path, target: Path) -> None:

@@ -120,6 +120,8 @@ class Trainer:
                 "or choose another --out"
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            ckpt.remove_leftovers(self.run_dir / "checkpoints")
         if self.resume:
             self._restore()
         if self.dist.enabled:  # one dropout stream per rank
