@@ -14,7 +14,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if [ "${NMT_TORCH:-cpu}" = "cuda" ]; then
     "${pip[@]}" "torch==${torch_version}"
   else
-    "${pip[@]}" "torch==${torch_version}+cpu" --extra-index-url https://download.pytorch.org/whl/cpu
+    # --no-deps: only torch itself comes from the CPU index; its dependencies come from
+    # the default index with the rest below (so an unreachable CPU index costs one lookup).
+    "${pip[@]}" --no-deps --retries 1 "torch==${torch_version}+cpu" \
+      --extra-index-url https://download.pytorch.org/whl/cpu
   fi
 fi
 "${pip[@]}" -e ".[dev]"
