@@ -37,8 +37,6 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     )
     result = prepare_data(options, progress=not args.quiet)
     print(result.summary, file=sys.stderr)
-    verb = "reused" if result.reused else "prepared"
-    print(f"{verb} {result.out_dir} in {result.seconds:.1f} s", file=sys.stderr)
     return EXIT_OK
 
 

@@ -134,7 +134,7 @@ class TrainConfig(_Section):
     compile: bool = False
     valid_every: int = Field(500, ge=1)
     valid_max_sentences: int | None = Field(
-        None, ge=1, description="score BLEU on a prefix of valid"
+        None, ge=1, description="score BLEU on this many valid sentences, spread evenly"
     )
     valid_beam_size: int = Field(1, ge=1)
     patience: int | None = Field(

@@ -79,7 +79,7 @@ def test_prepare_then_reuse(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
         "--quiet",
     ]
     assert main(argv) == 0
-    assert "prepared" in capsys.readouterr().err
+    assert "wrote" in capsys.readouterr().err
     assert main(argv) == 0
     assert "reused" in capsys.readouterr().err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())

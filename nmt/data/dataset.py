@@ -39,12 +39,29 @@ def load_manifest(data_dir: str | Path) -> dict:
     return manifest
 
 
+# What identifies prepared data: its content, not where or when it was built.
+_FINGERPRINT_KEYS = (
+    "languages",
+    "splits",
+    "rejected",
+    "split_rule",
+    "normalisation",
+    "tokenizer",
+    "files",
+)
+
+
 def manifest_hash(data_dir: str | Path) -> str:
-    """Hex SHA-256 of the manifest.json bytes (identifies the prepared data in checkpoints)."""
-    path = Path(data_dir) / MANIFEST
-    if not path.is_file():
-        raise DataError(f"no {MANIFEST} in {data_dir}; " + _prepare_hint(Path(data_dir)))
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 fingerprint of the prepared data's content (source hash, files, settings).
+
+    Paths, creation time and package version are left out, so preparing the same corpus
+    with the same settings twice, anywhere, gives the same fingerprint.
+    """
+    manifest = load_manifest(data_dir)
+    content = {key: manifest.get(key) for key in _FINGERPRINT_KEYS}
+    content["source_sha256"] = manifest.get("source", {}).get("sha256")
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _check_split(split: str) -> None:

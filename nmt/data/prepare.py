@@ -103,7 +103,6 @@ def prepare_data(options: PrepareOptions, progress: bool = True) -> PrepareResul
         summary = f"reused {out} (same settings and source; --force rebuilds)\n" + summarize(
             existing
         )
-        _say(progress, summary)
         return PrepareResult(out, existing, True, seconds, summary)
 
     _check_replaceable(out)
@@ -118,7 +117,6 @@ def prepare_data(options: PrepareOptions, progress: bool = True) -> PrepareResul
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - started
     summary = summarize(manifest) + f"\nwrote {out} in {seconds:.1f} s"
-    _say(progress, summary)
     return PrepareResult(out, manifest, False, seconds, summary)
 
 

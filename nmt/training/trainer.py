@@ -110,7 +110,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.train)
         self.train_ids = load_token_ids(self.data_dir, "train")
         self.valid_ids = load_token_ids(self.data_dir, "valid")
-        groups = read_groups(self.data_dir, "valid")[: cfg.train.valid_max_sentences]
+        groups = _spread_sample(read_groups(self.data_dir, "valid"), cfg.train.valid_max_sentences)
         self.valid_sources = [g.source for g in groups]
         self.valid_references = [g.references for g in groups]
         self.state = Progress()
@@ -165,8 +165,8 @@ class Trainer:
         cfg = self.config.train
         reason = "max_epochs"
         with self._signals():
-            bar = tqdm(
-                total=cfg.max_steps,
+            bar = tqdm(  # a time budget makes the step count unknown: no misleading ETA
+                total=None if cfg.max_time_s else cfg.max_steps,
                 initial=self.state.step,
                 disable=not self.progress_bar,
                 unit="step",
@@ -479,6 +479,14 @@ class Trainer:
 
     def _signals(self) -> _SignalGuard:
         return _SignalGuard(self)
+
+
+def _spread_sample(items: list[Any], limit: int | None) -> list[Any]:
+    """At most `limit` items evenly spread over the list (Tatoeba is sorted by length)."""
+    if limit is None or len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
 
 
 _STOP_REASONS = ("", "interrupted", "max_steps", "max_time")

@@ -73,7 +73,7 @@ def test_layout_and_manifest(corpus_zip: Path, tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} == expected | {"manifest.json"}
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
-    assert manifest_hash(out) == hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+    assert len(manifest_hash(out)) == 64
     total = sum(manifest["splits"][s]["pairs"] for s in ("train", "valid", "test"))
     assert total == manifest["pairs_after_dedup"]
     assert all(manifest["splits"][s]["pairs"] > 10 for s in ("train", "valid", "test"))
@@ -162,3 +162,33 @@ def test_garbage_input_reports_instead_of_crashing(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no usable sentence pairs.*invalid_utf8"):
         prepare_data(options(garbage, tmp_path / "out"), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_fingerprint_ignores_where_and_when_but_not_content(tmp_path: Path) -> None:
+    corpus = write_corpus_for_fingerprint(tmp_path / "pairs.txt")
+    first = prepare_data(
+        PrepareOptions(source=str(corpus), out=tmp_path / "a", vocab_size=60), progress=False
+    )
+    copy = tmp_path / "elsewhere.txt"
+    copy.write_bytes(corpus.read_bytes())
+    second = prepare_data(
+        PrepareOptions(source=str(copy), out=tmp_path / "b", vocab_size=60), progress=False
+    )
+    assert (
+        first.manifest["created"] != second.manifest["created"] or first.out_dir != second.out_dir
+    )
+    assert manifest_hash(first.out_dir) == manifest_hash(second.out_dir)
+    other = prepare_data(
+        PrepareOptions(source=str(corpus), out=tmp_path / "c", vocab_size=70), progress=False
+    )
+    assert manifest_hash(other.out_dir) != manifest_hash(first.out_dir)
+
+
+def write_corpus_for_fingerprint(path: Path) -> Path:
+    """A small corpus with enough distinct pieces for a 60-70 piece vocabulary."""
+    rows = [f"I see {n} cats.\tJe vois {n} chats." for n in range(200)]
+    rows += [
+        f"We like the {w}.\tNous aimons le {w}." for w in ("dog", "car", "bird", "house", "tree")
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
