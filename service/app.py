@@ -172,4 +172,5 @@ def run(settings: ServiceSettings) -> None:
         port=settings.port,
         workers=settings.workers,
         lifespan="on",
+        timeout_keep_alive=settings.keep_alive_s,
     )

@@ -35,6 +35,9 @@ class ServiceSettings(BaseModel):
     under_translation_threshold: float = Field(0.5, ge=0.0)
     model_card: Path | None = None  # JSON or Markdown with BLEU scores
     frontend_timeout_ms: int = Field(500, ge=0)  # LibreTranslate's frontend debounce
+    # Longer than clients' idle-connection expiry (httpx: 5 s), so a client never reuses a
+    # keep-alive connection at the moment the server closes it (a dropped request).
+    keep_alive_s: float = Field(75.0, gt=0.0)
 
     def to_env(self) -> dict[str, str]:
         """The `NMT_*` variables that `from_env` turns back into these settings."""

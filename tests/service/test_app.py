@@ -73,4 +73,5 @@ def test_server_process_exits_non_zero_on_a_corrupt_checkpoint(tmp_path: Path) -
     )
     assert done.returncode != 0
     assert "CheckpointError" in done.stderr or "checkpoint" in done.stderr.lower()
-    assert "Application startup failed" in done.stderr
+    assert "not a checkpoint bundle" in done.stderr
+    assert "Uvicorn running" not in done.stderr  # refused before a port is ever bound
