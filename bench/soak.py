@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -270,15 +271,38 @@ def summarize(tally: Tally, elapsed: float) -> dict[str, Any]:
     }
 
 
+class RssSampler:
+    """Samples the server tree's total RSS (MiB) every `every` seconds in a thread."""
+
+    def __init__(self, pid: int, every: float) -> None:
+        self.pid, self.every = pid, every
+        self.series: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.series.append(round(rss_kib(self.pid)["total"] / 1024, 1))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def run_soak(args: argparse.Namespace) -> dict[str, Any]:
     """Start the server, soak it, stop it; the report."""
     with tempfile.TemporaryDirectory(prefix="nmt-soak-") as tmp:
         log = Path(tmp) / "server.log"
         with serve(args.checkpoint, args.workers, args.device, log) as (process, url):
             rss_start = rss_kib(process.pid)
-            tally, elapsed = asyncio.run(
-                soak(url, args.duration, args.max_requests, args.concurrency, args.seed)
-            )
+            with RssSampler(process.pid, every=15.0) as sampler:
+                tally, elapsed = asyncio.run(
+                    soak(url, args.duration, args.max_requests, args.concurrency, args.seed)
+                )
             rss_end = rss_kib(process.pid)
             alive = process.poll() is None
         exit_code = process.returncode
@@ -293,6 +317,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
         "server_alive_at_end": alive,
         "server_exit_code": exit_code,
         "rss_kib": {"start": rss_start, "end": rss_end},
+        "rss_total_mib_every_15s": sampler.series,
     }
     if tally.errors or not alive:
         report["server_log_tail"] = log_tail

@@ -63,7 +63,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
     if content_type == "application/json":
         try:
             body = await request.json()
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
             raise ServiceError(400, "Invalid request: malformed JSON") from error
         if not isinstance(body, dict):
             raise ServiceError(400, "Invalid request: the JSON body must be an object")
