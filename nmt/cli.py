@@ -193,7 +193,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
 
     if args.n_best > args.beam:
         raise _UsageError("--n-best cannot exceed --beam")
-    translator = load_translator(Path(args.checkpoint), device=args.device)
+    translator = load_translator(Path(args.checkpoint), args.device, args.quantize)
     translator.batch_size = args.batch_size
     options = _search_options(args)
     lines = list(_read_lines(args.input))
@@ -243,6 +243,12 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         choices=["auto", "cpu", "cuda"],
         help="where to run (default: auto)",
+    )
+    p.add_argument(
+        "--quantize",
+        default="none",
+        choices=["none", "int8"],
+        help="dynamic int8 quantization of the linear layers, CPU only (default: none)",
     )
 
 
@@ -295,7 +301,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             )
         reports = []
         for checkpoint in [args.checkpoint, *(args.compare or [])]:
-            translator = load_translator(Path(checkpoint), device=args.device)
+            translator = load_translator(Path(checkpoint), args.device, args.quantize)
             reports.append(
                 ev.evaluate_translator(
                     translator,
@@ -361,6 +367,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "model_card": args.model_card,
         "max_chars": args.max_chars,
         "batching": False if args.no_batching else None,
+        "quantize": args.quantize,
     }
     try:
         settings = ServiceSettings.from_env(
@@ -401,6 +408,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cors-origin", action="append", help="allow this CORS origin (repeatable)")
     p.add_argument("--model-card", help="JSON/Markdown model card with BLEU to show in /v1/model")
     p.add_argument("--max-chars", type=int, help="max characters per text (default: 5000)")
+    p.add_argument("--quantize", choices=["none", "int8"], help="int8 linear layers, CPU only")
     p.set_defaults(handler=_cmd_serve)
 
 

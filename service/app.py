@@ -37,7 +37,7 @@ def load_model(settings: ServiceSettings) -> Translator:
         raise CheckpointError("no checkpoint given: pass --checkpoint or set NMT_CHECKPOINT")
     if not settings.checkpoint.exists():
         raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
-    return load_translator(settings.checkpoint, device=settings.device)
+    return load_translator(settings.checkpoint, settings.device, settings.quantize)
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -38,6 +38,7 @@ class ServiceSettings(BaseModel):
     # Longer than clients' idle-connection expiry (httpx: 5 s), so a client never reuses a
     # keep-alive connection at the moment the server closes it (a dropped request).
     keep_alive_s: float = Field(75.0, gt=0.0)
+    quantize: Literal["none", "int8"] = "none"  # dynamic int8 linear layers (CPU)
 
     def to_env(self) -> dict[str, str]:
         """The `NMT_*` variables that `from_env` turns back into these settings."""

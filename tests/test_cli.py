@@ -197,3 +197,19 @@ def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
     steps = sorted((run_dir / "checkpoints").iterdir())
     assert main(["average", *map(str, steps), "--out", str(tmp_path / "avg")]) == 0
     assert (tmp_path / "avg" / "model.safetensors").is_file()
+
+
+def test_translate_with_int8_quantization(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("I see the cat.\n"))
+    argv = ["translate", "--checkpoint", str(run_dir / "best"), "--beam", "2", "--device", "cpu"]
+    assert main([*argv, "--quantize", "int8"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    from nmt.translator import load_translator
+
+    translator = load_translator(run_dir / "best", "cpu", "int8")
+    assert translator.info["quantize"] == "int8"
+    assert "DynamicQuantized" in type(translator.model.generator).__name__ or any(
+        "quantized" in type(m).__module__ for m in translator.model.modules()
+    )
