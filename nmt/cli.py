@@ -189,6 +189,7 @@ def _read_lines(path: str | None) -> Iterator[str]:
 
 
 def _cmd_translate(args: argparse.Namespace) -> int:
+    from nmt.evaluation.evaluate import translate_all
     from nmt.translator import load_translator
 
     if args.n_best > args.beam:
@@ -197,7 +198,10 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     translator.batch_size = args.batch_size
     options = _search_options(args)
     lines = list(_read_lines(args.input))
-    translations = translator.translate(lines, options)
+    show_progress = args.input not in (None, "-") and not args.quiet
+    translations = translate_all(
+        translator, lines, options, args.batch_size, progress=show_progress, label="translate"
+    )
     rows = []
     for t in translations:
         if args.n_best == 1:
@@ -268,6 +272,7 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--input", help="input file (default: stdin)")
     p.add_argument("--output", help="output file (default: stdout)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar for file input")
     _add_search_arguments(p)
     p.set_defaults(handler=_cmd_translate)
 
@@ -287,7 +292,8 @@ def _parse_beams(text: str) -> list[int]:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nmt.evaluation import evaluate as ev
-    from nmt.evaluation.report import compare_table, markdown_table, write_report
+    from nmt.evaluation.report import by_length_table, compare_table, markdown_table, write_report
+    from nmt.fileio import write_text_atomic
     from nmt.translator import load_translator
 
     data_dir = Path(args.data)
@@ -317,9 +323,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 )
             )
         report = reports[0]
-    print(compare_table(reports) if len(reports) > 1 else markdown_table(report))
+    table = compare_table(reports) if len(reports) > 1 else markdown_table(report)
+    if len(reports) == 1 and report["results"][0].get("by_length"):
+        table += "\n\nBLEU (multi-reference) by source length in words:\n\n" + by_length_table(
+            report
+        )
+    print(table)
     if args.report:
         write_report(report if len(reports) == 1 else {"reports": reports}, Path(args.report))
+        write_text_atomic(Path(args.report).with_suffix(".md"), table + "\n")
     return EXIT_OK
 
 

@@ -174,6 +174,7 @@ def test_evaluate_writes_a_report(
         for kind in ("multi_reference", "single_reference"):
             assert "nrefs" in result[kind]["signature"]
     assert "BLEU" in capsys.readouterr().out
+    assert "by source length" in report_path.with_suffix(".md").read_text()
 
 
 def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
