@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from _server import free_port, wait_ready  # bench/ is on sys.path when run as a script
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SENTENCES = [
@@ -90,28 +90,6 @@ async def run_cell(
         "requests_per_second": round(len(latencies) / elapsed, 2) if elapsed else None,
         "latency_ms": {f"p{q}": round(percentile(latencies, q), 2) for q in (50, 95, 99)},
     }
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float) -> None:
-    """Poll /ready until 200; fail if the server process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            if httpx.get(url + "/ready", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} was not ready after {timeout:.0f} s")
 
 
 @contextmanager

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _server import HOST, free_port, wait_ready  # bench/ is on sys.path when run as a script
 
-HOST = "127.0.0.1"  # loopback only: the soak never listens on or talks to another address
 SENTENCES = [
     "Hello.",
     "I see the cat.",
@@ -168,11 +167,6 @@ async def soak(
 
 
 # ---------------------------------------------------------------------------- the server
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def process_tree(root: int) -> list[int]:
@@ -206,21 +200,6 @@ def rss_kib(root: int) -> dict[str, Any]:
         except OSError:
             continue
     return {"total": sum(sizes.values()), "processes": sizes}
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Poll /ready until 200; fail when the server dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            if httpx.get(url + "/ready", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} was not ready after {timeout:.0f} s")
 
 
 @contextmanager
