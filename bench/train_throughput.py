@@ -57,7 +57,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     seed_everything(config.train.seed)
     src_tok, tgt_tok = load_tokenizers(args.data)
     ids = load_token_ids(args.data, "train")
-    model = build_model(config.model, src_tok.vocab_size, tgt_tok.vocab_size, tgt_tok.pad_id)
+    model = build_model(
+        config.model, src_tok.vocab_size, tgt_tok.vocab_size, tgt_tok.pad_id, src_tok is tgt_tok
+    )
     model.to(device).train()
     optimizer = build_optimizer(model, config.train)
     batches = batch_indices(

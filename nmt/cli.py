@@ -7,18 +7,32 @@ A user mistake never prints a traceback unless `--debug` is given.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from nmt import __version__
+from nmt.decoding.types import SearchOptions
 from nmt.errors import NmtError
 
 DEFAULT_DATA_DIR = "data/prepared/fra-eng"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a usage error, exit 2, otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 # ---------------------------------------------------------------------------- data
@@ -59,7 +73,10 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--src", default="en", help="source language code (default: %(default)s)")
     p.add_argument("--tgt", default="fr", help="target language code (default: %(default)s)")
     p.add_argument(
-        "--vocab-size", type=int, default=8000, help="sentencepiece pieces (default: 8000)"
+        "--vocab-size",
+        type=_positive_int,
+        default=8000,
+        help="sentencepiece pieces (default: 8000)",
     )
     p.add_argument(
         "--spm-type",
@@ -156,7 +173,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--nproc",
-        type=int,
+        type=_positive_int,
         default=1,
         help="data-parallel processes on this machine (runs torchrun; default: 1)",
     )
@@ -164,18 +181,19 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------- translate
-def _search_options(args: argparse.Namespace, beam: int | None = None):  # noqa: ANN202
-    from nmt.decoding.types import SearchOptions
-
-    return SearchOptions(
-        beam_size=beam if beam is not None else args.beam,
-        n_best=getattr(args, "n_best", 1),
-        length_penalty=args.length_penalty,
-        coverage_penalty=args.coverage_penalty,
-        max_length_a=args.max_length_a,
-        max_length_b=args.max_length_b,
-        no_repeat_ngram_size=args.no_repeat_ngram_size,
-    )
+def _search_options(args: argparse.Namespace, base: SearchOptions, **fixed: Any) -> SearchOptions:
+    """The model's default search (its `decode` config) with the flags given on top."""
+    flags = {
+        "beam_size": getattr(args, "beam", None),
+        "n_best": getattr(args, "n_best", None),
+        "length_penalty": args.length_penalty,
+        "coverage_penalty": args.coverage_penalty,
+        "max_length_a": args.max_length_a,
+        "max_length_b": args.max_length_b,
+        "no_repeat_ngram_size": args.no_repeat_ngram_size,
+    }
+    given = {key: value for key, value in flags.items() if value is not None}
+    return dataclasses.replace(base, **{**given, **fixed})
 
 
 def _read_lines(path: str | None) -> Iterator[str]:
@@ -192,11 +210,11 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from nmt.evaluation.evaluate import translate_all
     from nmt.translator import load_translator
 
-    if args.n_best > args.beam:
-        raise _UsageError("--n-best cannot exceed --beam")
     translator = load_translator(Path(args.checkpoint), args.device, args.quantize)
     translator.batch_size = args.batch_size
-    options = _search_options(args)
+    options = _search_options(args, translator.default_options)
+    if options.n_best > options.beam_size:
+        raise _UsageError("--n-best cannot exceed the beam size")
     lines = list(_read_lines(args.input))
     show_progress = args.input not in (None, "-") and not args.quiet
     translations = translate_all(
@@ -204,7 +222,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     )
     rows = []
     for t in translations:
-        if args.n_best == 1:
+        if options.n_best == 1:
             rows.append(t.text)
         else:
             best = [(t.text, t.score), *((a.text, a.score) for a in t.alternatives)]
@@ -224,24 +242,19 @@ def _write_lines(path: str | None, rows: Sequence[str]) -> None:
 
 
 def _add_search_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--length-penalty", type=float, default=0.6, help="GNMT alpha (default: 0.6)")
-    p.add_argument("--coverage-penalty", type=float, default=0.0, help="GNMT beta (default: 0)")
+    note = "default: the checkpoint's decode config"
+    p.add_argument("--length-penalty", type=float, help=f"GNMT alpha ({note}, 0.6 in presets)")
+    p.add_argument("--coverage-penalty", type=float, help=f"GNMT beta ({note}, 0 in presets)")
     p.add_argument(
-        "--max-length-a",
-        type=float,
-        default=10.0,
-        help="max output length = a + b * source length (default a: 10)",
+        "--max-length-a", type=float, help=f"max output length = a + b * source length ({note})"
+    )
+    p.add_argument("--max-length-b", type=float, help="see --max-length-a")
+    p.add_argument(
+        "--no-repeat-ngram-size", type=int, help=f"forbid repeating n-grams of this size ({note})"
     )
     p.add_argument(
-        "--max-length-b", type=float, default=2.0, help="see --max-length-a (default: 2)"
+        "--batch-size", type=_positive_int, default=64, help="sentences per batch (default: 64)"
     )
-    p.add_argument(
-        "--no-repeat-ngram-size",
-        type=int,
-        default=0,
-        help="forbid repeating n-grams of this size (default: 0, off)",
-    )
-    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: 64)")
     p.add_argument(
         "--device",
         default="auto",
@@ -263,11 +276,12 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
         description="One line in, one line out; empty lines give empty lines.",
     )
     p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
-    p.add_argument("--beam", type=int, default=5, help="beam size; 1 is greedy (default: 5)")
+    p.add_argument(
+        "--beam", type=_positive_int, help="beam size; 1 is greedy (default: the checkpoint's, 5)"
+    )
     p.add_argument(
         "--n-best",
-        type=int,
-        default=1,
+        type=_positive_int,
         help="print this many hypotheses per line, tab-separated with scores",
     )
     p.add_argument("--input", help="input file (default: stdin)")
@@ -314,7 +328,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                     data_dir,
                     split=args.split,
                     beams=_parse_beams(args.beam),
-                    base_options=_search_options(args, beam=1),
+                    base_options=_search_options(
+                        args, translator.default_options, beam_size=1, n_best=1
+                    ),
                     batch_size=args.batch_size,
                     progress=not args.quiet,
                     checkpoint=str(checkpoint),
@@ -467,7 +483,7 @@ def _add_attention(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sentence", help="the source sentence")
     p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
     p.add_argument("--output", default="attention.png", help="PNG path (default: %(default)s)")
-    p.add_argument("--beam", type=int, default=5, help="beam size (default: 5)")
+    p.add_argument("--beam", type=_positive_int, default=5, help="beam size (default: 5)")
     p.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda"], help="(default: auto)"
     )

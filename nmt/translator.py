@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
-from nmt.config import config_to_dict
+from nmt.config import DecodeConfig, config_to_dict
 from nmt.data.corpus import normalize
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.search import search
@@ -92,6 +92,7 @@ class NeuralTranslator:
         self.device = device
         self.batch_size = batch_size
         self._info = info
+        self.default_options = SearchOptions(**info.get("search_defaults", {}))
 
     @property
     def info(self) -> dict[str, Any]:
@@ -102,7 +103,7 @@ class NeuralTranslator:
         self, texts: Sequence[str], options: SearchOptions | None = None
     ) -> list[Translation]:
         """Translate texts in length-sorted batches; empty texts give empty translations."""
-        options = options or SearchOptions()
+        options = options or self.default_options
         encoded = [self._encode_source(text) for text in texts]
         results: list[Translation | None] = [None] * len(texts)
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
@@ -178,7 +179,12 @@ def build_translator(bundle: Bundle, device: str = "auto") -> NeuralTranslator:
         raise CheckpointError(
             f"{bundle.path}: the tokenizer does not match the one the model was trained with"
         )
-    model = build_model(config.model, src_tok.vocab_size, tgt_tok.vocab_size, pad_id=tgt_tok.pad_id)
+    try:
+        model = build_model(
+            config.model, src_tok.vocab_size, tgt_tok.vocab_size, tgt_tok.pad_id, src_tok is tgt_tok
+        )
+    except ValueError as err:
+        raise CheckpointError(f"{bundle.path}: {err}") from None
     try:
         model.load_state_dict({k: v.float() for k, v in bundle.state_dict.items()})
     except RuntimeError as err:
@@ -198,10 +204,24 @@ def build_translator(bundle: Bundle, device: str = "auto") -> NeuralTranslator:
         "scores": bundle.metadata.get("scores", {}),
         "coverage": config.model.coverage.enabled,
         "copy": config.model.copy.enabled,
+        "search_defaults": search_defaults(config.decode),
     }
     return NeuralTranslator(
         model, src_tok, tgt_tok, resolve_device(device), info, config.decode.batch_size
     )
+
+
+def search_defaults(decode: DecodeConfig) -> dict[str, Any]:
+    """The SearchOptions fields a model's `decode` config sets (its default search)."""
+    return {
+        "beam_size": decode.beam_size,
+        "length_penalty": decode.length_penalty,
+        "coverage_penalty": decode.coverage_penalty,
+        "max_length_a": decode.max_length_a,
+        "max_length_b": decode.max_length_b,
+        "min_length": decode.min_length,
+        "no_repeat_ngram_size": decode.no_repeat_ngram_size,
+    }
 
 
 def _bundle_tokenizers(bundle: Bundle) -> tuple[Tokenizer, Tokenizer]:

@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nmt.decoding.types import SearchOptions
@@ -103,7 +104,7 @@ class BodyLimitMiddleware:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(self.max_bytes)
             return message
 
         try:
@@ -116,8 +117,17 @@ class BodyLimitMiddleware:
         await error_response(413, message, "max_body_bytes")(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    """A streamed body went over the limit."""
+class _BodyTooLarge(StarletteHTTPException):
+    """A streamed body went over the limit.
+
+    An HTTPException, because FastAPI turns any other error raised while it reads a body
+    into a 400; this one it passes through to the JSON handler as a 413.
+    """
+
+    limit = "max_body_bytes"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body over max_body_bytes={max_bytes}")
 
 
 def create_app(

@@ -40,7 +40,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         return JSONResponse(
-            ErrorResponse(error=str(exc.detail)).model_dump(exclude_none=True),
+            ErrorResponse(error=str(exc.detail), limit=getattr(exc, "limit", None)).model_dump(
+                exclude_none=True
+            ),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,23 +49,31 @@ class DocumentTranslation:
         return out
 
 
+def model_defaults(info: dict[str, Any]) -> SearchOptions:
+    """The model's own default search (its checkpoint's decode config), when it says."""
+    return SearchOptions(**info.get("search_defaults", {}))
+
+
 def search_options(
-    request: TranslateRequest, settings: ServiceSettings, need_attention: bool
+    request: TranslateRequest, settings: ServiceSettings, base: SearchOptions, need_attention: bool
 ) -> SearchOptions:
-    """The decoding options of a v1 request (server defaults where it gives none)."""
-    beam = request.beam_size or max(settings.default_beam_size, request.n_best)
-    extra: dict[str, Any] = {}
-    if request.max_length_ratio is not None:
-        extra["max_length_b"] = request.max_length_ratio
-    return SearchOptions(
-        beam_size=beam,
-        n_best=request.n_best,
-        length_penalty=request.length_penalty,
-        coverage_penalty=request.coverage_penalty,
-        no_repeat_ngram_size=request.no_repeat_ngram_size,
-        return_attention=request.return_attention or need_attention,
-        **extra,
-    )
+    """The decoding options of a v1 request: the request's fields over the model's defaults.
+
+    The beam size defaults to the server's `default_beam_size`.
+    """
+    fields: dict[str, Any] = {
+        "beam_size": request.beam_size or max(settings.default_beam_size, request.n_best),
+        "n_best": request.n_best,
+        "return_attention": request.return_attention or need_attention,
+    }
+    optional = {
+        "max_length_b": request.max_length_ratio,
+        "length_penalty": request.length_penalty,
+        "coverage_penalty": request.coverage_penalty,
+        "no_repeat_ngram_size": request.no_repeat_ngram_size,
+    }
+    fields.update({key: value for key, value in optional.items() if value is not None})
+    return dataclasses.replace(base, **fields)
 
 
 async def translate_documents(

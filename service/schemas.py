@@ -21,9 +21,11 @@ class TranslateRequest(BaseModel):
     max_length_ratio: float | None = Field(
         None, gt=0.0, le=10.0, description="Max output tokens per source token."
     )
-    length_penalty: float = Field(0.0, ge=0.0, le=5.0)
-    coverage_penalty: float = Field(0.0, ge=0.0, le=5.0)
-    no_repeat_ngram_size: int = Field(0, ge=0, le=10)
+    length_penalty: float | None = Field(None, ge=0.0, le=5.0, description="Default: the model's.")
+    coverage_penalty: float | None = Field(
+        None, ge=0.0, le=5.0, description="Default: the model's."
+    )
+    no_repeat_ngram_size: int | None = Field(None, ge=0, le=10, description="Default: the model's.")
     return_attention: bool = False
     return_scores: bool = False
 

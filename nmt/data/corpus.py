@@ -133,15 +133,7 @@ def read_source_bytes(path: Path) -> tuple[bytes, str | None]:
             with zipfile.ZipFile(path) as archive:
                 member = find_pair_member(archive.namelist())
                 return archive.read(member), member
-        # a damaged member surfaces as zlib/EOF/unsupported-method errors, not BadZipFile
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            zlib.error,
-            EOFError,
-            NotImplementedError,
-            RuntimeError,
-        ) as exc:
+        except _ZIP_ERRORS as exc:
             raise DataError(f"cannot read zip {path}: {exc}") from exc
     if path.suffix.lower() == ".zip":
         raise DataError(f"{path} is not a valid zip file (truncated download?)")

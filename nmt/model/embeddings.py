@@ -14,11 +14,11 @@ from nmt.config import ModelConfig
 
 
 def build_embeddings(
-    config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int
+    config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int, joint_vocab: bool
 ) -> tuple[nn.Embedding, nn.Embedding]:
-    """(source, target) tables, the same object when shared."""
+    """(source, target) tables, the same object when shared (joint vocabulary only)."""
     source = nn.Embedding(src_vocab_size, config.embedding_dim, padding_idx=pad_id)
-    if config.share_embeddings and src_vocab_size == tgt_vocab_size:
+    if config.share_embeddings and joint_vocab and src_vocab_size == tgt_vocab_size:
         return source, source
     return source, nn.Embedding(tgt_vocab_size, config.embedding_dim, padding_idx=pad_id)
 

@@ -192,16 +192,26 @@ class Seq2Seq(nn.Module):
 
 
 def build_model(
-    config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0
+    config: ModelConfig,
+    src_vocab_size: int,
+    tgt_vocab_size: int,
+    pad_id: int = 0,
+    joint_vocab: bool = True,
 ) -> Seq2Seq:
-    """Assemble and initialise the model that `config` describes."""
-    if config.copy.enabled and src_vocab_size != tgt_vocab_size:
+    """Assemble and initialise the model that `config` describes.
+
+    `joint_vocab` says source and target ids come from one sentencepiece model; only then
+    are the embedding tables shared (share_embeddings) and copying possible.
+    """
+    if config.copy.enabled and not (joint_vocab and src_vocab_size == tgt_vocab_size):
         raise ValueError(
             "model.copy.enabled needs a joint source/target vocabulary (the copy distribution "
-            f"scatters source ids onto target ids), but src_vocab_size={src_vocab_size} != "
-            f"tgt_vocab_size={tgt_vocab_size}"
+            "scatters source ids onto target ids); prepare the data without --separate-vocab "
+            f"(here: joint={joint_vocab}, {src_vocab_size} source and {tgt_vocab_size} target ids)"
         )
-    src_embedding, tgt_embedding = build_embeddings(config, src_vocab_size, tgt_vocab_size, pad_id)
+    src_embedding, tgt_embedding = build_embeddings(
+        config, src_vocab_size, tgt_vocab_size, pad_id, joint_vocab
+    )
     encoder = Encoder(config)
     decoder = Decoder(config, encoder.output_dim)
     copy = None

@@ -90,8 +90,11 @@ def save_bundle(
             "files": files,
         }
         write_json_atomic(staging / METADATA_FILE, meta)
+        for path in staging.iterdir():  # contents on disk before the name points at them
+            _fsync_file(path)
         _fsync_dir(staging)
         _swap_into_place(staging, directory)
+        _fsync_dir(directory.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -119,6 +122,11 @@ def _split_tied(
             owners[key] = name
             unique[name] = tensor
     return unique, aliases
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _fsync_dir(directory: Path) -> None:

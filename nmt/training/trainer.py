@@ -90,6 +90,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.progress_bar = progress_bar and self.dist.is_main
         self._stop_signal: int | None = None
+        self._window_backwards = 0  # micro-batches back-propagated since the last update
 
     # ---------------------------------------------------------------- set-up
     def _setup(self) -> None:
@@ -98,9 +99,16 @@ class Trainer:
         self.manifest = load_manifest(self.data_dir)
         self.manifest_sha = manifest_hash(self.data_dir)
         self.src_tok, self.tgt_tok = load_tokenizers(self.data_dir)
-        self.model: Seq2Seq = build_model(
-            cfg.model, self.src_tok.vocab_size, self.tgt_tok.vocab_size, pad_id=self.tgt_tok.pad_id
-        ).to(self.device)
+        try:
+            self.model: Seq2Seq = build_model(
+                cfg.model,
+                self.src_tok.vocab_size,
+                self.tgt_tok.vocab_size,
+                pad_id=self.tgt_tok.pad_id,
+                joint_vocab=self.src_tok is self.tgt_tok,
+            ).to(self.device)
+        except ValueError as err:
+            raise NmtError(f"cannot build the model: {err}") from None
         self.forward: torch.nn.Module = self.model
         if self.dist.enabled:  # DDP broadcasts rank 0's initial weights
             self.forward = DistributedDataParallel(self.model)
@@ -138,9 +146,15 @@ class Trainer:
             raise NmtError(
                 f"--resume: {bundle.path} was trained on different data than {self.data_dir}"
             )
-        self.model.load_state_dict(bundle.state_dict)
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
+        _check_resumable(bundle.config, self.config, bundle.path)
+        try:
+            self.model.load_state_dict(bundle.state_dict)
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(
+                f"--resume: {bundle.path} does not fit this model ({err})"
+            ) from None
         set_rng_state(saved["rng"])
         self.state = Progress(**json.loads(saved["progress"]))
         if self.dist.is_main:
@@ -181,8 +195,8 @@ class Trainer:
             else:
                 reason = "max_epochs"
             bar.close()
-        unsaved = self.dist.is_main and self._last_saved_step() != self.state.step
-        if reason != "interrupted" and self.dist.from_main(float(unsaved), self.device):
+        unsaved = self._saved_step() != self.state.step
+        if reason != "interrupted" and unsaved:
             self._validate_and_save()
         if self.dist.is_main:
             self._write_curves()
@@ -223,6 +237,10 @@ class Trainer:
                 self.state.train_seconds += time.perf_counter() - tick
                 continue
             accumulated = 0
+            if self._window_backwards == 0:  # every micro-batch of the window was non-finite
+                self.optimizer.zero_grad(set_to_none=True)
+                self.state.train_seconds += time.perf_counter() - tick
+                continue
             self._update()
             self.state.train_seconds += time.perf_counter() - tick
             bar.update(1)
@@ -266,7 +284,6 @@ class Trainer:
         if not self.dist.all_true(bool(torch.isfinite(total).item()), self.device):
             self.state.bad_steps += 1
             logger.warning("non-finite loss at step %d; skipping the batch", self.state.step)
-            self.optimizer.zero_grad(set_to_none=True)
             if self.state.bad_steps >= cfg.train.max_bad_steps:
                 raise NmtError(
                     f"training diverged: {self.state.bad_steps} non-finite losses in a row; "
@@ -276,11 +293,13 @@ class Trainer:
             return 0.0, 0, 0.0
         self.state.bad_steps = 0
         (total * (weight / cfg.train.accumulation_steps)).backward()
+        self._window_backwards += 1
         if weight == 0.0:
             return 0.0, 0, 0.0
         return float(loss.nll_sum), loss.n_tokens, float(batch.n_src_tokens)
 
     def _update(self) -> None:
+        self._window_backwards = 0
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.clip_norm)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -299,7 +318,8 @@ class Trainer:
         elif cfg.max_time_s is not None and self.state.train_seconds >= cfg.max_time_s:
             reason = "max_time"
         reason = _STOP_REASONS[int(self.dist.from_main(_STOP_REASONS.index(reason), self.device))]
-        if reason == "interrupted":
+        # a signal that arrived during validation: that step's bundle is already written
+        if reason == "interrupted" and self._saved_step() != self.state.step:
             self._save(validated=False)
         return reason
 
@@ -407,9 +427,13 @@ class Trainer:
         self._prune()
         return step_dir
 
-    def _last_saved_step(self) -> int:
+    def _saved_step(self) -> int:
+        """Step of RUN_DIR/last as rank 0 sees it (every rank gets the same answer)."""
         last = self.run_dir / "last"
-        return int(last.resolve().name.split("-")[-1]) if last.exists() else -1
+        step = (
+            int(last.resolve().name.split("-")[-1]) if last.exists() and self.dist.is_main else -1
+        )
+        return int(self.dist.from_main(step, self.device))
 
     def _prune(self) -> None:
         keep = {(self.run_dir / name).resolve() for name in ("best", "last")}
@@ -479,6 +503,32 @@ class Trainer:
 
     def _signals(self) -> _SignalGuard:
         return _SignalGuard(self)
+
+
+# Settings that define the model or the exact batch sequence: a resumed run must keep them.
+_RESUME_FIXED = ("model", "data.max_tokens", "data.max_length", "train.seed")
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        flat.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
+    return flat
+
+
+def _check_resumable(saved: Config, current: Config, path: Path) -> None:
+    """Refuse to resume with a config that changes the model or the batch sequence."""
+    before, after = _flatten(config_to_dict(saved)), _flatten(config_to_dict(current))
+    differ = [key for key in before if before[key] != after.get(key)]
+    fixed = [k for k in differ if any(k == f or k.startswith(f + ".") for f in _RESUME_FIXED)]
+    if fixed:
+        raise NmtError(
+            f"--resume: {', '.join(fixed)} differ from the checkpoint {path}; resume with the "
+            "same settings (others, e.g. train.max_steps, may change)"
+        )
+    if differ:
+        logger.warning("resuming with changed settings: %s", ", ".join(differ))
 
 
 def _spread_sample(items: list[Any], limit: int | None) -> list[Any]:

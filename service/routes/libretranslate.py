@@ -7,17 +7,17 @@ LibreTranslate's status codes (400 bad parameters, limits and language pairs; 40
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from nmt.decoding.types import SearchOptions
 from service.deps import BatcherDep, SettingsDep, TranslatorDep, key_is_valid
 from service.errors import ServiceError
 from service.langdetect import LANGUAGE_NAMES, detect_language
-from service.pipeline import DocumentTranslation, translate_documents
+from service.pipeline import DocumentTranslation, model_defaults, translate_documents
 from service.routes.v1 import check_limits
 from service.schemas import (
     MAX_BEAM,
@@ -147,7 +147,9 @@ async def translate(
     detected = [_detect(text, src, params.target) for text in texts] if auto else None
     todo = [i for i, text in enumerate(texts) if detected is None or detected[i].language == src]
     beam = min(MAX_BEAM, max(settings.default_beam_size, params.alternatives + 1))
-    options = SearchOptions(beam_size=beam, n_best=params.alternatives + 1)
+    options = dataclasses.replace(
+        model_defaults(info), beam_size=beam, n_best=params.alternatives + 1
+    )
     fmt = "html" if params.format == "html" else "text"
     done = await translate_documents(batcher, [texts[i] for i in todo], fmt, options)
     results: dict[int, DocumentTranslation] = dict(zip(todo, done, strict=True))

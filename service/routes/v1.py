@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from service.deps import ApiKeyDep, BatcherDep, SettingsDep, StateDep, TranslatorDep
 from service.errors import ServiceError
 from service.model_card import find_bleu
-from service.pipeline import search_options, to_output, translate_documents
+from service.pipeline import model_defaults, search_options, to_output, translate_documents
 from service.schemas import (
     ErrorResponse,
     ModelInfoResponse,
@@ -66,7 +66,7 @@ async def translate(
     check_limits(texts, settings)
     info = translator.info
     coverage = bool(info.get("coverage"))
-    options = search_options(body, settings, need_attention=coverage)
+    options = search_options(body, settings, model_defaults(info), need_attention=coverage)
     documents = await translate_documents(batcher, texts, body.format, options)
     outputs = [
         to_output(doc, settings, coverage, body.return_attention, body.return_scores)

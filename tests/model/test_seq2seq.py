@@ -132,11 +132,16 @@ def test_embedding_sharing_and_tying(tiny_config) -> None:
     different = build_model(tiny_config(), 25, 30)
     assert different.src_embedding.num_embeddings == 25
     assert different.tgt_vocab_size == 30 and different.pad_id == 0
+    # two sentencepiece models of the same size: id k means different pieces on each side
+    separate_vocab = build_model(tiny_config(), 30, 30, joint_vocab=False)
+    assert separate_vocab.src_embedding is not separate_vocab.tgt_embedding
 
 
 def test_copy_needs_a_joint_vocabulary(tiny_config) -> None:
     with pytest.raises(ValueError, match="joint source/target vocabulary"):
         build_model(tiny_config(copy=True), 25, 30)
+    with pytest.raises(ValueError, match="joint source/target vocabulary"):
+        build_model(tiny_config(copy=True), 30, 30, joint_vocab=False)
 
 
 def test_initialisation(tiny_config) -> None:

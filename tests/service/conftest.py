@@ -51,10 +51,12 @@ class FakeTranslator:
     """Implements the Translator protocol deterministically; counts (and may slow) calls."""
 
     delay: float = 0.0
+    gate: threading.Event | None = None  # when set, each call waits for it (ordering in tests)
     coverage: bool = False
     copy: bool = False
     drop_last_source: bool = False  # attention never reaches the last source piece
     eos_in_pieces: bool = False  # end both piece lists with "</s>", as NeuralTranslator does
+    search_defaults: dict[str, Any] = field(default_factory=dict)  # the model's decode config
     calls: list[tuple[int, SearchOptions]] = field(default_factory=list)
     _busy: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,6 +74,7 @@ class FakeTranslator:
             "scores": {"valid_bleu": 12.5},
             "coverage": self.coverage,
             "copy": self.copy,
+            "search_defaults": self.search_defaults,
         }
 
     def translate(
@@ -82,6 +85,8 @@ class FakeTranslator:
             raise AssertionError("concurrent calls into the model")
         try:
             self.calls.append((len(texts), options))
+            if self.gate is not None:
+                self.gate.wait(timeout=5)
             if self.delay:
                 time.sleep(self.delay)
             return [self._one(text, options) for text in texts]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import httpx
 import pytest
@@ -80,19 +82,25 @@ def test_model_errors_reach_the_caller_and_empty_jobs_skip_the_model() -> None:
 
 
 def test_cancelled_jobs_are_skipped() -> None:
-    fake = FakeTranslator(delay=0.05)
+    gate = threading.Event()
+    fake = FakeTranslator(gate=gate)
     batcher = DynamicBatcher(fake, max_wait_ms=0.0)
     batcher.start()
     try:
         first = batcher.submit(["one"], SearchOptions())
+        deadline = time.monotonic() + 5
+        while not fake.calls and time.monotonic() < deadline:  # the worker holds "one"
+            time.sleep(0.005)
         gone = batcher.submit(["two"], SearchOptions())
         assert gone.cancel()
+        gate.set()
         assert [t.source for t in first.result(timeout=5)] == ["one"]
         third = batcher.submit(["three"], SearchOptions()).result(timeout=5)
     finally:
+        gate.set()
         batcher.stop()
     assert third[0].source == "three"
-    assert sum(n for n, _ in fake.calls) == 2
+    assert [n for n, _ in fake.calls] == [1, 1]
 
 
 async def _concurrent_requests(app, count: int) -> list[httpx.Response]:  # type: ignore[no-untyped-def]

@@ -110,3 +110,21 @@ def test_wrong_content_types(default_client: TestClient, content_type: str) -> N
         "/translate", content=b"\x89PNG\r\n", headers={"content-type": content_type}
     )
     assert lt.status_code < 500, (content_type, lt.status_code)
+
+
+def test_streamed_body_without_length_over_the_limit_is_413() -> None:
+    settings = ServiceSettings(max_body_bytes=1000)
+    with TestClient(create_app(settings, translator=FakeTranslator())) as client:
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"text": "'
+            for _ in range(50):
+                yield b"a" * 100
+            yield b'"}'
+
+        for path in ("/v1/translate", "/translate"):
+            response = client.post(
+                path, content=chunks(), headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 413, (path, response.text)
+            assert response.json()["limit"] == "max_body_bytes"

@@ -65,6 +65,17 @@ def test_options_reach_the_translator(client: TestClient, fake: FakeTranslator) 
     assert [a["score"] for a in item["alternatives"]] == pytest.approx([-1.2, -2.2])
 
 
+def test_unset_options_come_from_the_model_decode_config(settings: ServiceSettings) -> None:
+    fake = FakeTranslator(search_defaults={"length_penalty": 0.6, "max_length_a": 3.0})
+    with TestClient(create_app(settings, translator=fake)) as client:
+        client.post("/v1/translate", json={"text": "Hello."})
+        assert (fake.calls[-1][1].length_penalty, fake.calls[-1][1].max_length_a) == (0.6, 3.0)
+        client.post("/v1/translate", json={"text": "Hello.", "length_penalty": 0.0})
+        assert fake.calls[-1][1].length_penalty == 0.0
+        client.post("/translate", json={"q": "Hello.", "source": "en", "target": "fr"})
+        assert fake.calls[-1][1].length_penalty == 0.6
+
+
 def test_default_beam_comes_from_settings(client: TestClient, fake: FakeTranslator) -> None:
     client.post("/v1/translate", json={"text": "Hello."})
     assert fake.calls[-1][1].beam_size == 2

@@ -180,3 +180,30 @@ def test_mismatched_tokenizer_is_refused(bundle: Path, tmp_path: Path, prepared_
     write_json_atomic(copy / "metadata.json", metadata)
     with pytest.raises(CheckpointError, match="tokenizer"):
         load_translator(copy, device="cpu")
+
+
+def test_resume_refuses_a_changed_model_or_batch_plan(prepared_dir: Path, tmp_path: Path) -> None:
+    config = small_config(prepared_dir, "train.max_steps=2", "train.valid_every=2")
+    train(config, prepared_dir, tmp_path / "run", progress_bar=False)
+    for change in ("model.hidden_dim=64", "data.max_tokens=500", "train.seed=7"):
+        changed = small_config(prepared_dir, "train.max_steps=4", change)
+        with pytest.raises(NmtError, match=change.split("=")[0]):
+            train(changed, prepared_dir, tmp_path / "run", resume=True, progress_bar=False)
+    resumed = small_config(prepared_dir, "train.max_steps=4", "train.learning_rate=0.0005")
+    assert train(resumed, prepared_dir, tmp_path / "run", resume=True, progress_bar=False).step == 4
+
+
+def test_signal_during_validation_keeps_the_validated_bundle(
+    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = Trainer._validation_bleu
+
+    def bleu_then_signal(self: Trainer) -> dict[str, float]:
+        self._stop_signal = 2
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "_validation_bleu", bleu_then_signal)
+    result = train(small_config(prepared_dir), prepared_dir, tmp_path / "run", progress_bar=False)
+    assert result.stopped_because == "interrupted" and result.step == 4
+    scores = json.loads((tmp_path / "run" / "best" / "metadata.json").read_text())["scores"]
+    assert "valid_bleu" in scores
