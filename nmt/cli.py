@@ -457,12 +457,13 @@ def _add_average(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
-    from nmt.decoding.types import SearchOptions
     from nmt.evaluation.plots import plot_attention
     from nmt.translator import load_translator
 
     translator = load_translator(Path(args.checkpoint), device=args.device)
-    options = SearchOptions(beam_size=args.beam, return_attention=True)
+    options = dataclasses.replace(
+        translator.default_options, beam_size=args.beam, n_best=1, return_attention=True
+    )
     translation = translator.translate([args.sentence], options)[0]
     if translation.attention is None:
         raise NmtError("empty input: nothing to plot")

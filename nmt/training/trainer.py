@@ -36,7 +36,7 @@ from nmt.training import checkpoint as ckpt
 from nmt.training.distributed import close_distributed, init_distributed, rank_schedule
 from nmt.training.loss import coverage_penalty_loss, sequence_loss
 from nmt.training.optim import build_optimizer, build_scheduler, teacher_forcing_ratio
-from nmt.translator import NeuralTranslator
+from nmt.translator import NeuralTranslator, search_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -386,11 +386,9 @@ class Trainer:
             {},
             batch_size=cfg.decode.batch_size,
         )
+        # the model's own default search (as translate/serve use it), at the validation beam
         options = SearchOptions(
-            beam_size=cfg.train.valid_beam_size,
-            length_penalty=cfg.decode.length_penalty if cfg.train.valid_beam_size > 1 else 0.0,
-            max_length_a=cfg.decode.max_length_a,
-            max_length_b=cfg.decode.max_length_b,
+            **{**search_defaults(cfg.decode), "beam_size": cfg.train.valid_beam_size}
         )
         with self._autocast():
             hypotheses = [t.text for t in translator.translate(self.valid_sources, options)]
