@@ -20,6 +20,7 @@ from nmt.errors import NmtError
 
 DEFAULT_DATA_DIR = "data/prepared/fra-eng"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+_CHECKPOINT_HELP = "checkpoint bundle directory (default: the shipped model, models/en-fr-base)"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -208,9 +209,9 @@ def _read_lines(path: str | None) -> Iterator[str]:
 
 def _cmd_translate(args: argparse.Namespace) -> int:
     from nmt.evaluation.evaluate import translate_all
-    from nmt.translator import load_translator
+    from nmt.translator import load_translator, resolve_checkpoint
 
-    translator = load_translator(Path(args.checkpoint), args.device, args.quantize)
+    translator = load_translator(resolve_checkpoint(args.checkpoint), args.device, args.quantize)
     translator.batch_size = args.batch_size
     options = _search_options(args, translator.default_options)
     if options.n_best > options.beam_size:
@@ -275,7 +276,7 @@ def _add_translate(sub: argparse._SubParsersAction) -> None:
         help="translate lines (stdin -> stdout by default)",
         description="One line in, one line out; empty lines give empty lines.",
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
+    p.add_argument("--checkpoint", help=_CHECKPOINT_HELP)
     p.add_argument(
         "--beam", type=_positive_int, help="beam size; 1 is greedy (default: the checkpoint's, 5)"
     )
@@ -308,17 +309,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nmt.evaluation import evaluate as ev
     from nmt.evaluation.report import by_length_table, compare_table, markdown_table, write_report
     from nmt.fileio import write_text_atomic
-    from nmt.translator import load_translator
+    from nmt.translator import load_translator, resolve_checkpoint
 
     data_dir = Path(args.data)
     if args.hyps:
         report = ev.score_hypotheses_file(Path(args.hyps), data_dir, args.split)
         reports = [report]
     else:
-        if not args.checkpoint:
-            raise _UsageError(
-                "give --checkpoint BUNDLE (or --hyps FILE to score a hypothesis file)"
-            )
+        args.checkpoint = str(resolve_checkpoint(args.checkpoint))
         reports = []
         for checkpoint in [args.checkpoint, *(args.compare or [])]:
             translator = load_translator(Path(checkpoint), args.device, args.quantize)
@@ -357,7 +355,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="sacreBLEU and chrF on the prepared test/valid split",
         description="Multi- and single-reference BLEU/chrF, greedy and beam.",
     )
-    p.add_argument("--checkpoint", help="checkpoint bundle directory")
+    p.add_argument("--checkpoint", help=_CHECKPOINT_HELP)
     p.add_argument(
         "--data", default=DEFAULT_DATA_DIR, help="prepared-data directory (default: %(default)s)"
     )
@@ -406,7 +404,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             f"invalid service settings: {err.errors()[0]['loc']} {err.errors()[0]['msg']}"
         ) from None
     if settings.checkpoint is None:
-        raise _UsageError("give --checkpoint BUNDLE (or set NMT_CHECKPOINT)")
+        from nmt.translator import resolve_checkpoint
+
+        settings = settings.model_copy(update={"checkpoint": resolve_checkpoint(None)})
     run(settings)
     return EXIT_OK
 
@@ -418,7 +418,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         description="FastAPI + uvicorn. Every option can also come from an NMT_<NAME> "
         "environment variable (e.g. NMT_CHECKPOINT, NMT_API_KEYS); flags win.",
     )
-    p.add_argument("--checkpoint", help="checkpoint bundle directory (env NMT_CHECKPOINT)")
+    p.add_argument("--checkpoint", help=f"{_CHECKPOINT_HELP} (env NMT_CHECKPOINT)")
     p.add_argument("--host", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: 8000)")
     p.add_argument(
@@ -456,11 +456,42 @@ def _add_average(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_average)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nmt.training.average import export_bundle
+
+    out = export_bundle([Path(p) for p in args.checkpoints], Path(args.out), args.dtype, args.name)
+    megabytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
+    print(
+        f"exported {len(args.checkpoints)} checkpoint(s) to {out} ({megabytes:.1f} MB)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write an inference-only bundle (averaged, half-precision weights, no optimizer)",
+        description="The bundle to ship or serve: weights averaged over the given checkpoints "
+        "(one is fine), stored in --dtype, without training state; hashes checked on load.",
+    )
+    p.add_argument("checkpoints", nargs="+", help="bundle directories (same config and tokenizer)")
+    p.add_argument("--out", required=True, help="output bundle directory")
+    p.add_argument(
+        "--dtype",
+        default="float16",
+        choices=["float32", "float16", "bfloat16"],
+        help="storage type of the weights (default: %(default)s; they run in float32)",
+    )
+    p.add_argument("--name", help="model name recorded in metadata.json (shown by the service)")
+    p.set_defaults(handler=_cmd_export)
+
+
 def _cmd_attention(args: argparse.Namespace) -> int:
     from nmt.evaluation.plots import plot_attention
-    from nmt.translator import load_translator
+    from nmt.translator import load_translator, resolve_checkpoint
 
-    translator = load_translator(Path(args.checkpoint), device=args.device)
+    translator = load_translator(resolve_checkpoint(args.checkpoint), device=args.device)
     options = dataclasses.replace(
         translator.default_options, beam_size=args.beam, n_best=1, return_attention=True
     )
@@ -482,7 +513,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
 def _add_attention(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("attention", help="translate one sentence and plot its attention as a PNG")
     p.add_argument("sentence", help="the source sentence")
-    p.add_argument("--checkpoint", required=True, help="checkpoint bundle directory")
+    p.add_argument("--checkpoint", help=_CHECKPOINT_HELP)
     p.add_argument("--output", default="attention.png", help="PNG path (default: %(default)s)")
     p.add_argument("--beam", type=_positive_int, default=5, help="beam size (default: 5)")
     p.add_argument(
@@ -509,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_serve,
         _add_average,
+        _add_export,
         _add_attention,
     ):
         add(sub)

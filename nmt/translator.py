@@ -234,6 +234,31 @@ def _bundle_tokenizers(bundle: Bundle) -> tuple[Tokenizer, Tokenizer]:
     )
 
 
+SHIPPED_MODEL = "en-fr-base"
+
+
+def shipped_model_dir() -> Path:
+    """Where the trained bundle shipped with the repository lives: `models/en-fr-base`."""
+    return Path(__file__).resolve().parent.parent / "models" / SHIPPED_MODEL
+
+
+def resolve_checkpoint(checkpoint: Path | str | None) -> Path:
+    """The given checkpoint, or the shipped model when none is given.
+
+    Raises CheckpointError when none is given and the shipped bundle is not there (an
+    installation without the repository's `models/` folder).
+    """
+    if checkpoint:
+        return Path(checkpoint)
+    shipped = shipped_model_dir()
+    if not (shipped / "metadata.json").is_file():
+        raise CheckpointError(
+            f"no checkpoint given and the shipped model is missing ({shipped}); "
+            "pass --checkpoint BUNDLE or run from a clone of the repository"
+        )
+    return shipped
+
+
 def load_translator(
     checkpoint: Path | str, device: str = "auto", quantize: str = "none"
 ) -> NeuralTranslator:

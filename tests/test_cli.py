@@ -200,6 +200,44 @@ def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "avg" / "model.safetensors").is_file()
 
 
+def test_export_writes_a_half_precision_inference_bundle(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from safetensors import safe_open
+
+    from nmt.translator import load_translator
+
+    out = tmp_path / "shipped"
+    argv = ["export", str(run_dir / "best"), "--out", str(out), "--name", "demo-fr"]
+    assert main(argv) == 0
+    assert not (out / "training_state.pt").exists()
+    with safe_open(str(out / "model.safetensors"), framework="pt") as weights:
+        dtypes = {weights.get_tensor(name).dtype for name in weights.keys()}  # noqa: SIM118
+    assert str(dtypes) == "{torch.float16}"
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["name"] == "demo-fr" and metadata["weights_dtype"] == "float16"
+    original = load_translator(run_dir / "best", "cpu")
+    exported = load_translator(out, "cpu")
+    assert exported.info["name"] == "demo-fr"
+    sentences = ["I see the cat.", "Where is the station?"]
+    assert [t.text for t in exported.translate(sentences)] == [
+        t.text for t in original.translate(sentences)
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("I see the cat.\n"))
+    assert main(["translate", "--checkpoint", str(out), "--device", "cpu"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_without_checkpoint_the_shipped_model_is_used_or_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr("nmt.translator.shipped_model_dir", lambda: tmp_path / "absent")
+    monkeypatch.setattr("sys.stdin", io.StringIO("Hello.\n"))
+    assert main(["translate"]) == 1
+    err = capsys.readouterr().err
+    assert "shipped model is missing" in err and str(tmp_path / "absent") in err
+
+
 def test_translate_with_int8_quantization(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

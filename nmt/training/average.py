@@ -1,31 +1,86 @@
-"""Checkpoint averaging: the mean of the weights of several bundles of one model."""
+"""Checkpoint averaging and export: the mean of the weights of several bundles of one model,
+and the inference-only bundle that ships (half-precision weights, no optimizer state)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 from nmt.errors import CheckpointError
-from nmt.training.checkpoint import load_bundle, save_bundle
+from nmt.training.checkpoint import Bundle, load_bundle, save_bundle
+
+ExportDtype = Literal["float32", "float16", "bfloat16"]
+_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
 
 
 def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
     """Average the weights of `checkpoints` (same config and tokenizer) into a new bundle."""
+    bundles = _load_compatible(checkpoints)
+    first = bundles[0]
+    metadata = {k: v for k, v in first.metadata.items() if k not in {"files", "scores"}}
+    metadata["averaged_from"] = [str(b.path.resolve()) for b in bundles]
+    metadata["scores"] = {}
+    return save_bundle(out, _mean_weights(bundles), first.config, metadata, first.tokenizer_files)
+
+
+def export_bundle(
+    checkpoints: list[Path], out: Path, dtype: ExportDtype = "float16", name: str | None = None
+) -> Path:
+    """Write an inference-only bundle: weights averaged over `checkpoints` (one is fine) and
+    stored as `dtype`, no training state. It loads like any bundle (`load_translator`), in
+    float32, so float16 storage halves the size without changing how it runs.
+
+    Raises CheckpointError when a checkpoint is missing or corrupt, or they differ in config
+    or tokenizer.
+    """
+    if dtype not in _DTYPES:
+        raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
+    bundles = _load_compatible(checkpoints)
+    first = bundles[0]
+    dropped = {"files", "scores", "averaged_from"}
+    metadata = {k: v for k, v in first.metadata.items() if k not in dropped}
+    metadata["scores"] = first.metadata.get("scores", {}) if len(bundles) == 1 else {}
+    metadata["exported_from"] = [
+        {"path": str(b.path.resolve()), "step": b.metadata.get("step")} for b in bundles
+    ]
+    metadata["weights_dtype"] = dtype
+    if name:
+        metadata["name"] = name
+    return save_bundle(
+        out,
+        _mean_weights(bundles),
+        first.config,
+        metadata,
+        first.tokenizer_files,
+        weights_dtype=_DTYPES[dtype],
+    )
+
+
+def _load_compatible(checkpoints: list[Path]) -> list[Bundle]:
     if not checkpoints:
-        raise CheckpointError("no checkpoints to average")
+        raise CheckpointError("no checkpoints given")
     bundles = [load_bundle(path) for path in checkpoints]
     first = bundles[0]
     for other in bundles[1:]:
         if other.config != first.config or other.tokenizer_files != first.tokenizer_files:
             raise CheckpointError(f"{other.path}: config or tokenizer differs from {first.path}")
-    averaged = {
+    return bundles
+
+
+def _mean_weights(bundles: list[Bundle]) -> dict[str, torch.Tensor]:
+    """Float tensors averaged in float32 (then back to their dtype); others from the first."""
+    first = bundles[0].state_dict
+    if len(bundles) == 1:
+        return dict(first)
+    return {
         name: torch.stack([b.state_dict[name].float() for b in bundles]).mean(0).to(tensor.dtype)
         if tensor.is_floating_point()
         else tensor
-        for name, tensor in first.state_dict.items()
+        for name, tensor in first.items()
     }
-    metadata = {k: v for k, v in first.metadata.items() if k not in {"files", "scores"}}
-    metadata["averaged_from"] = [str(b.path.resolve()) for b in bundles]
-    metadata["scores"] = {}
-    return save_bundle(out, averaged, first.config, metadata, first.tokenizer_files)
