@@ -67,6 +67,14 @@ class ModelConfig(_Section):
         True, description="one embedding table for source and target (joint vocab)"
     )
     tie_output: bool = Field(False, description="tie target embedding and output projection")
+    attention_placement: Literal["luong", "bahdanau"] = Field(
+        "luong",
+        description=(
+            "luong: RNN first, attend with the new state s_t, feed the context to the next "
+            "step (input feeding; Luong et al., 2015, section 3.3); bahdanau: attend with "
+            "s_{t-1} and feed this step's context to the RNN (Bahdanau et al., 2015, section 3.1)"
+        ),
+    )
     coverage: CoverageConfig = CoverageConfig()
     copy: CopyConfig = CopyConfig()
 

@@ -17,6 +17,8 @@ def test_every_preset_loads_and_is_named_after_its_file() -> None:
         assert config.name == name
         assert config.model.coverage.enabled == ("coverage" in name)
         assert config.model.copy.enabled == ("copy" in name)
+        expected = "bahdanau" if "bahdanau" in name else "luong"
+        assert config.model.attention_placement == expected
 
 
 def test_base_presets_layer() -> None:
@@ -40,6 +42,7 @@ def test_overrides_parse_yaml_values() -> None:
     [
         ("model.rnn=gru", "model.rnn: Extra inputs"),
         ("model.rnn_type=rnn", "'gru' or 'lstm'"),
+        ("model.attention_placement=bahdanu", "model.attention_placement: .*'luong' or 'bahdanau'"),
         ("train.learning_rate=-1", "train.learning_rate"),
         ("novalue", "key.sub=value"),
     ],
@@ -69,3 +72,20 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(str(path))
+
+
+def test_attention_placement_defaults_to_luong_and_round_trips() -> None:
+    assert load_config("base").model.attention_placement == "luong"
+    bahdanau = load_config("tiny", ["model.attention_placement=bahdanau"])
+    assert bahdanau.model.attention_placement == "bahdanau"
+    assert config_to_dict(bahdanau)["model"]["attention_placement"] == "bahdanau"
+    assert config_from_dict(config_to_dict(bahdanau)) == bahdanau
+    assert load_config("gru-bahdanau").model == load_config("gru").model.model_copy(
+        update={"attention_placement": "bahdanau"}
+    )
+
+
+def test_a_config_saved_before_attention_placement_still_loads() -> None:
+    saved = config_to_dict(load_config("base"))
+    del saved["model"]["attention_placement"]  # config.json of an older checkpoint
+    assert config_from_dict(saved) == load_config("base")

@@ -26,3 +26,15 @@ class Coverage(nn.Module):
 def coverage_step_loss(attention: Tensor, coverage: Tensor) -> Tensor:
     """sum_j min(a_tj, c_tj): attention and coverage (B, S) -> (B,)."""
     return torch.minimum(attention, coverage).sum(dim=-1)
+
+
+def advance_coverage(
+    coverage: Tensor | None, attention: Tensor
+) -> tuple[Tensor | None, Tensor | None]:
+    """(c_{t+1}, loss_t) from c_t and a_t, both (B, S); (None, None) without coverage.
+
+    c_{t+1} = c_t + a_t and loss_t = sum_j min(a_tj, c_tj) (See et al., 2017, section 2.3).
+    """
+    if coverage is None:
+        return None, None
+    return coverage + attention, coverage_step_loss(attention, coverage)

@@ -1,10 +1,13 @@
-"""Attentional GRU/LSTM decoder with input feeding (See et al., 2017 ordering).
+"""Attentional GRU/LSTM decoder, `luong` placement: RNN first, then attention.
 
 At step t, with e_t = emb(y_{t-1}) and the previous context ctx_{t-1}:
     s_t   = RNN([e_t; ctx_{t-1}], s_{t-1})          (input feeding; ctx_0 = 0)
     a_t   = attention(s_t^top, H [, c_t])            (c_t = sum of a_<t, coverage only)
     ctx_t = sum_j a_tj h_j
     o_t   = dropout(tanh(W_p [s_t^top; ctx_t; e_t]))  (pre-output, size E)
+This is the ordering of Luong et al. (2015, sections 3 and 3.3) and See et al. (2017),
+here with the additive score. The `bahdanau` placement (bahdanau_decoder.py) reuses
+every parameter of this class and only reorders `step`.
 The output projection (and the copy mixture) turn o_t into the distribution; they
 live in Seq2Seq so the teacher-forced path can apply them once over all T steps.
 """
@@ -17,7 +20,7 @@ from torch import Tensor, nn
 from nmt.config import ModelConfig
 from nmt.model.attention import BahdanauAttention, attend
 from nmt.model.cells import StackedCell
-from nmt.model.coverage import Coverage, coverage_step_loss
+from nmt.model.coverage import Coverage, advance_coverage
 from nmt.model.state import DecoderState, EncoderMemory
 
 
@@ -57,7 +60,10 @@ class Bridge(nn.Module):
 
 
 class Decoder(nn.Module):
-    """The recurrent part of the decoder: cells, attention, coverage and pre-output."""
+    """The recurrent part of the decoder: cells, attention, coverage and pre-output.
+
+    `step` is the luong placement; BahdanauDecoder overrides only `step`.
+    """
 
     def __init__(self, config: ModelConfig, encoder_dim: int):
         super().__init__()
@@ -123,10 +129,7 @@ class Decoder(nn.Module):
         features = None if self.coverage is None else self.coverage(state.coverage)
         attention = self.attention(hidden[-1], memory.keys, memory.mask, features)  # (B, S)
         context = attend(attention, memory.states).float()  # (B, He)
-        coverage, cov_loss = None, None
-        if state.coverage is not None:
-            coverage = state.coverage + attention
-            cov_loss = coverage_step_loss(attention, state.coverage)
+        coverage, cov_loss = advance_coverage(state.coverage, attention)
         return DecoderState(hidden, cell, context, coverage), attention, cov_loss
 
     def output_features(self, top: Tensor, context: Tensor, embedded: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from nmt.config import ModelConfig
+from nmt.model.bahdanau_decoder import BahdanauDecoder
 from nmt.model.copy import CopyGenerator
 from nmt.model.decoder import Decoder
 from nmt.model.embeddings import build_embeddings, build_generator
@@ -202,6 +203,9 @@ def build_model(
 
     `joint_vocab` says source and target ids come from one sentencepiece model; only then
     are the embedding tables shared (share_embeddings) and copying possible.
+    `config.attention_placement` picks the decoder step: "luong" (decoder.py, RNN then
+    attention) or "bahdanau" (bahdanau_decoder.py, attention then RNN); both have the
+    same parameters and the same encode()/decode_step() contract.
     """
     if config.copy.enabled and not (joint_vocab and src_vocab_size == tgt_vocab_size):
         raise ValueError(
@@ -213,7 +217,10 @@ def build_model(
         config, src_vocab_size, tgt_vocab_size, pad_id, joint_vocab
     )
     encoder = Encoder(config)
-    decoder = Decoder(config, encoder.output_dim)
+    if config.attention_placement == "bahdanau":
+        decoder: Decoder = BahdanauDecoder(config, encoder.output_dim)
+    else:
+        decoder = Decoder(config, encoder.output_dim)
     copy = None
     if config.copy.enabled:
         copy = CopyGenerator(encoder.output_dim, config.hidden_dim, config.embedding_dim)

@@ -41,7 +41,7 @@ class DecoderState:
 
     hidden: Tensor  # (L, B, H)
     cell: Tensor | None  # (L, B, H) for LSTM, None for GRU
-    context: Tensor  # (B, He) attention context of the last step (input feeding)
+    context: Tensor  # (B, He) last step's context (fed to the next step in the luong placement)
     coverage: Tensor | None  # (B, S) sum of past attention distributions, None without coverage
 
     def index_select(self, index: Tensor) -> DecoderState:

@@ -48,6 +48,27 @@ def _random_batch(
     return src, lengths, tgt
 
 
+def memorisable_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """6 random pairs over ids < 24 to memorise: (src, src_lengths, tgt_in, tgt_out).
+
+    Sources have length 5-7 (eos included), targets 4-6 words plus bos/eos; widths 7.
+    """
+    gen = torch.Generator().manual_seed(11)
+    src_lengths = torch.tensor([7, 5, 6, 7, 5, 6])
+    tgt_lengths = torch.tensor([5, 4, 6, 4, 6, 5])
+    src = torch.full((6, 7), PAD)
+    tgt_in = torch.full((6, 7), PAD)
+    tgt_out = torch.full((6, 7), PAD)
+    for i in range(6):
+        n, m = int(src_lengths[i]), int(tgt_lengths[i])
+        src[i, : n - 1] = torch.randint(3, 24, (n - 1,), generator=gen)
+        src[i, n - 1] = EOS
+        words = torch.randint(3, 24, (m,), generator=gen)
+        tgt_in[i, : m + 1] = torch.cat([torch.tensor([BOS]), words])
+        tgt_out[i, : m + 1] = torch.cat([words, torch.tensor([EOS])])
+    return src, src_lengths, tgt_in, tgt_out
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

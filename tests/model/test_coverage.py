@@ -8,9 +8,13 @@ import torch
 from nmt.model import build_model
 
 
+@pytest.mark.parametrize("placement", ["luong", "bahdanau"])
 @pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
-def test_coverage_accumulates_past_attention_only(tiny_config, random_batch, rnn_type) -> None:
-    model = build_model(tiny_config(rnn_type, coverage=True), 30, 30).eval()
+def test_coverage_accumulates_past_attention_only(
+    tiny_config, random_batch, rnn_type, placement
+) -> None:
+    config = tiny_config(rnn_type, coverage=True, attention_placement=placement)
+    model = build_model(config, 30, 30).eval()
     src, lengths, tgt = random_batch(seed=5)
     seen: list[torch.Tensor] = []
     handle = model.decoder.coverage.register_forward_hook(

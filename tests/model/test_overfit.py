@@ -8,31 +8,18 @@ import torch
 from nmt.model import build_model
 from nmt.training.loss import coverage_penalty_loss, sequence_loss
 
-BOS, EOS, PAD = 1, 2, 0
+from .conftest import BOS, PAD, memorisable_batch
+
 VARIANTS = [
-    pytest.param(rnn, coverage, copy, id=f"{rnn}-cov{int(coverage)}-copy{int(copy)}")
+    pytest.param(rnn, coverage, copy, "luong", id=f"{rnn}-cov{int(coverage)}-copy{int(copy)}")
     for rnn in ("gru", "lstm")
     for coverage in (False, True)
     for copy in (False, True)
+] + [  # the bahdanau placement: plain and with both coverage and copy
+    pytest.param(rnn, both, both, "bahdanau", id=f"{rnn}-cov{int(both)}-copy{int(both)}-bahdanau")
+    for rnn in ("gru", "lstm")
+    for both in (False, True)
 ]
-
-
-def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """6 random pairs, sources of length 5-7 (eos included), targets of length 4-6."""
-    gen = torch.Generator().manual_seed(11)
-    src_lengths = torch.tensor([7, 5, 6, 7, 5, 6])
-    tgt_lengths = torch.tensor([5, 4, 6, 4, 6, 5])
-    src = torch.full((6, 7), PAD)
-    tgt_in = torch.full((6, 7), PAD)
-    tgt_out = torch.full((6, 7), PAD)
-    for i in range(6):
-        n, m = int(src_lengths[i]), int(tgt_lengths[i])
-        src[i, : n - 1] = torch.randint(3, 24, (n - 1,), generator=gen)
-        src[i, n - 1] = EOS
-        words = torch.randint(3, 24, (m,), generator=gen)
-        tgt_in[i, : m + 1] = torch.cat([torch.tensor([BOS]), words])
-        tgt_out[i, : m + 1] = torch.cat([words, torch.tensor([EOS])])
-    return src, src_lengths, tgt_in, tgt_out
 
 
 def _greedy(model, src: torch.Tensor, lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -45,13 +32,18 @@ def _greedy(model, src: torch.Tensor, lengths: torch.Tensor, steps: int) -> torc
     return torch.stack(outputs, 1)
 
 
-@pytest.mark.parametrize(("rnn", "coverage", "copy"), VARIANTS)
-def test_overfit_and_greedy_decode(tiny_config, rnn: str, coverage: bool, copy: bool) -> None:
+@pytest.mark.parametrize(("rnn", "coverage", "copy", "placement"), VARIANTS)
+def test_overfit_and_greedy_decode(
+    tiny_config, rnn: str, coverage: bool, copy: bool, placement: str
+) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = build_model(tiny_config(rnn, coverage, copy, hidden_dim=32, attention_dim=16), 24, 24)
+    config = tiny_config(
+        rnn, coverage, copy, hidden_dim=32, attention_dim=16, attention_placement=placement
+    )
+    model = build_model(config, 24, 24)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    src, lengths, tgt_in, tgt_out = _batch()
+    src, lengths, tgt_in, tgt_out = memorisable_batch()
     model.train()
     for _ in range(300):
         out = model(src, lengths, tgt_in)

@@ -1,4 +1,5 @@
-"""Seq2Seq across every variant: shapes, padding, decode_step == forward, gradients."""
+"""Seq2Seq across every variant and attention placement: shapes, padding, decode_step ==
+forward, gradients."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ VARIANTS = [
     for coverage in (False, True)
     for copy in (False, True)
 ]
+PLACEMENTS = ["luong", "bahdanau"]
 
 
 def _step_by_step(model, src, lengths, tgt_in):
@@ -27,8 +29,12 @@ def _step_by_step(model, src, lengths, tgt_in):
 
 
 @pytest.mark.parametrize(("rnn", "coverage", "copy"), VARIANTS)
-def test_forward_shapes_and_normalisation(tiny_config, random_batch, rnn, coverage, copy) -> None:
-    model = build_model(tiny_config(rnn, coverage, copy, decoder_layers=3), 30, 30).eval()
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_forward_shapes_and_normalisation(
+    tiny_config, random_batch, rnn, coverage, copy, placement
+) -> None:
+    config = tiny_config(rnn, coverage, copy, decoder_layers=3, attention_placement=placement)
+    model = build_model(config, 30, 30).eval()
     src, lengths, tgt = random_batch(batch=4, src_len=7, tgt_len=6)
     out = model(src, lengths, tgt)
     assert out.log_probs.shape == (4, 6, 30) and out.log_probs.dtype == torch.float32
@@ -48,8 +54,12 @@ def test_forward_shapes_and_normalisation(tiny_config, random_batch, rnn, covera
 
 
 @pytest.mark.parametrize(("rnn", "coverage", "copy"), VARIANTS)
-def test_decode_step_agrees_with_forward(tiny_config, random_batch, rnn, coverage, copy) -> None:
-    model = build_model(tiny_config(rnn, coverage, copy), 30, 30).eval()
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_decode_step_agrees_with_forward(
+    tiny_config, random_batch, rnn, coverage, copy, placement
+) -> None:
+    config = tiny_config(rnn, coverage, copy, attention_placement=placement)
+    model = build_model(config, 30, 30).eval()
     src, lengths, tgt = random_batch(seed=1)
     out = model(src, lengths, tgt)
     steps, state = _step_by_step(model, src, lengths, tgt)
@@ -66,8 +76,12 @@ def test_decode_step_agrees_with_forward(tiny_config, random_batch, rnn, coverag
 
 
 @pytest.mark.parametrize(("rnn", "coverage", "copy"), VARIANTS[::3])
-def test_scheduled_sampling_paths(tiny_config, random_batch, rnn, coverage, copy) -> None:
-    model = build_model(tiny_config(rnn, coverage, copy), 30, 30).eval()
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_scheduled_sampling_paths(
+    tiny_config, random_batch, rnn, coverage, copy, placement
+) -> None:
+    config = tiny_config(rnn, coverage, copy, attention_placement=placement)
+    model = build_model(config, 30, 30).eval()
     src, lengths, tgt = random_batch(seed=2)
     fast = model(src, lengths, tgt, teacher_forcing=1.0)
     # Sampling with probability 1e-12: the step-by-step path with gold inputs.
@@ -85,8 +99,12 @@ def test_scheduled_sampling_paths(tiny_config, random_batch, rnn, coverage, copy
 
 
 @pytest.mark.parametrize(("rnn", "coverage", "copy"), VARIANTS[1::2])
-def test_extra_padding_on_source_and_target(tiny_config, random_batch, rnn, coverage, copy):
-    model = build_model(tiny_config(rnn, coverage, copy), 30, 30).eval()
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_extra_padding_on_source_and_target(
+    tiny_config, random_batch, rnn, coverage, copy, placement
+) -> None:
+    config = tiny_config(rnn, coverage, copy, attention_placement=placement)
+    model = build_model(config, 30, 30).eval()
     src, lengths, tgt = random_batch(seed=3)
     out = model(src, lengths, tgt)
     padded = model(F.pad(src, (0, 4)), lengths, F.pad(tgt, (0, 3)))
@@ -99,11 +117,15 @@ def test_extra_padding_on_source_and_target(tiny_config, random_batch, rnn, cove
 
 @pytest.mark.parametrize(("rnn", "coverage", "copy"), VARIANTS)
 @pytest.mark.parametrize("tie", [False, True])
-def test_gradients_reach_every_parameter(tiny_config, random_batch, rnn, coverage, copy, tie):
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_gradients_reach_every_parameter(
+    tiny_config, random_batch, rnn, coverage, copy, tie, placement
+) -> None:
     config = tiny_config(
         rnn,
         coverage,
         copy,
+        attention_placement=placement,
         tie_output=tie,
         dropout=0.2,
         embedding_dropout=0.1,
