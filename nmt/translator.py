@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
+from nmt.checkpoint import Bundle, load_bundle
 from nmt.config import DecodeConfig, config_to_dict
 from nmt.data.corpus import normalize
 from nmt.data.tokenizer import Tokenizer
@@ -23,7 +24,6 @@ from nmt.decoding.types import Hypothesis, SearchOptions
 from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq, build_model
 from nmt.runtime import resolve_device
-from nmt.training.checkpoint import Bundle, load_bundle
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nmt.checkpoint import verify_bundle
 from nmt.decoding.types import SearchOptions
 from nmt.errors import CheckpointError
-from nmt.training.checkpoint import verify_bundle
 from nmt.translator import Translator, load_translator
 from service.batching import DynamicBatcher
 from service.deps import ServiceState

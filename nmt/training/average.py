@@ -8,8 +8,8 @@ from typing import Literal
 
 import torch
 
+from nmt.checkpoint import Bundle, load_bundle, save_bundle
 from nmt.errors import CheckpointError
-from nmt.training.checkpoint import Bundle, load_bundle, save_bundle
 
 ExportDtype = Literal["float32", "float16", "bfloat16"]
 _DTYPES: dict[str, torch.dtype] = {

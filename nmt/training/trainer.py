@@ -22,6 +22,7 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from nmt import checkpoint as ckpt
 from nmt.config import Config, config_to_dict
 from nmt.data.batching import Batch, batch_indices, collate
 from nmt.data.dataset import ParallelIds, load_manifest, load_token_ids, manifest_hash, read_groups
@@ -32,7 +33,6 @@ from nmt.evaluation.metrics import score_corpus
 from nmt.fileio import write_text_atomic
 from nmt.model import Seq2Seq, build_model
 from nmt.runtime import resolve_device, rng_state, seed_everything, set_rng_state
-from nmt.training import checkpoint as ckpt
 from nmt.training.distributed import close_distributed, init_distributed, rank_schedule
 from nmt.training.loss import coverage_penalty_loss, sequence_loss
 from nmt.training.optim import build_optimizer, build_scheduler, teacher_forcing_ratio

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import torch
 
-from nmt.training.checkpoint import WEIGHTS_FILE
+from nmt.checkpoint import WEIGHTS_FILE
 from nmt.training.trainer import train
 from tests.service.conftest import free_port
 from tests.training.test_trainer import small_config

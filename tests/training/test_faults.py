@@ -19,10 +19,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from nmt import checkpoint as ckpt
 from nmt import cli
+from nmt.checkpoint import WEIGHTS_FILE, verify_bundle
 from nmt.errors import CheckpointError, NmtError
-from nmt.training import checkpoint as ckpt
-from nmt.training.checkpoint import WEIGHTS_FILE, verify_bundle
 from nmt.training.trainer import train
 from nmt.translator import load_translator
 from tests.training.test_trainer import small_config

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from nmt.checkpoint import WEIGHTS_FILE, verify_bundle
 from nmt.data.dataset import manifest_hash
-from nmt.training.checkpoint import WEIGHTS_FILE, verify_bundle
 from nmt.training.trainer import train
 from nmt.translator import load_translator
 from tests.training.test_trainer import small_config

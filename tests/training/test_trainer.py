@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from nmt.checkpoint import WEIGHTS_FILE, load_training_state, verify_bundle
 from nmt.config import Config, load_config
 from nmt.errors import CheckpointError, NmtError
 from nmt.training import trainer as trainer_module
-from nmt.training.checkpoint import WEIGHTS_FILE, load_training_state, verify_bundle
 from nmt.training.trainer import Trainer, train
 from nmt.translator import load_translator
 

@@ -1,5 +1,8 @@
 """Self-describing checkpoint bundles: safetensors weights + JSON + sentencepiece model(s).
 
+The bundle format is the inference contract: training writes it, `nmt.translator` and the
+service read it, so it sits at the library's floor and imports nothing from them.
+
 A bundle is a directory:
 
     model.safetensors     weights (no pickle: loading never executes code)
