@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,8 +18,11 @@ from safetensors.torch import load_file
 from nmt.checkpoint import WEIGHTS_FILE, load_training_state, verify_bundle
 from nmt.config import Config, load_config
 from nmt.errors import CheckpointError, NmtError
+from nmt.training import step as step_module
 from nmt.training import trainer as trainer_module
-from nmt.training.trainer import Trainer, train
+from nmt.training.progress import Progress
+from nmt.training.setup import TrainingRun
+from nmt.training.trainer import train
 from nmt.translator import load_translator
 
 
@@ -89,17 +96,38 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
         assert torch.equal(straight[name], resumed[name]), name
 
 
+class _UncaughtSignal(Exception):
+    """Raised by the test's own handler: a signal that training failed to catch."""
+
+
+@pytest.fixture
+def signals_must_be_caught() -> Iterator[None]:
+    """Outside training, SIGINT/SIGTERM raise instead of killing pytest; restored afterwards.
+
+    Training must replace these handlers while it runs and put them back when it ends.
+    """
+
+    def uncaught(signum: int, _frame: object) -> None:
+        raise _UncaughtSignal(signum)
+
+    previous = {sig: signal.signal(sig, uncaught) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in previous.items():
+        assert signal.signal(sig, handler) is uncaught, f"training left signal {sig} changed"
+
+
+@pytest.mark.usefixtures("signals_must_be_caught")
 def test_signal_saves_a_checkpoint_and_stops(
     prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Trainer._update
+    original = trainer_module.optimizer_update
 
-    def update_then_signal(self: Trainer) -> None:
-        original(self)
-        if self.state.step == 3:
-            self._stop_signal = 15
+    def update_then_signal(run: TrainingRun, progress: Progress) -> None:
+        original(run, progress)
+        if progress.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(Trainer, "_update", update_then_signal)
+    monkeypatch.setattr(trainer_module, "optimizer_update", update_then_signal)
     result = train(small_config(prepared_dir), prepared_dir, tmp_path / "run", progress_bar=False)
     assert result.stopped_because == "interrupted" and result.step == 3
     progress = json.loads(load_training_state(tmp_path / "run" / "last")["progress"])
@@ -116,13 +144,13 @@ def test_existing_run_needs_resume(prepared_dir: Path, tmp_path: Path) -> None:
 def test_repeated_non_finite_loss_stops_with_a_clear_error(
     prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_loss = trainer_module.sequence_loss
+    real_loss = step_module.sequence_loss
 
     def nan_loss(*args: object, **kwargs: object):  # noqa: ANN202
         result = real_loss(*args, **kwargs)
         return dataclasses.replace(result, loss=result.loss * float("nan"))
 
-    monkeypatch.setattr(trainer_module, "sequence_loss", nan_loss)
+    monkeypatch.setattr(step_module, "sequence_loss", nan_loss)
     config = small_config(prepared_dir, "train.max_bad_steps=3")
     with pytest.raises(NmtError, match="diverged"):
         train(config, prepared_dir, tmp_path / "run", progress_bar=False)
@@ -193,16 +221,17 @@ def test_resume_refuses_a_changed_model_or_batch_plan(prepared_dir: Path, tmp_pa
     assert train(resumed, prepared_dir, tmp_path / "run", resume=True, progress_bar=False).step == 4
 
 
+@pytest.mark.usefixtures("signals_must_be_caught")
 def test_signal_during_validation_keeps_the_validated_bundle(
     prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Trainer._validation_bleu
+    original = trainer_module.validate
 
-    def bleu_then_signal(self: Trainer) -> dict[str, float]:
-        self._stop_signal = 2
-        return original(self)
+    def signal_then_validate(*args: Any, **kwargs: Any) -> dict[str, float]:
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(Trainer, "_validation_bleu", bleu_then_signal)
+    monkeypatch.setattr(trainer_module, "validate", signal_then_validate)
     result = train(small_config(prepared_dir), prepared_dir, tmp_path / "run", progress_bar=False)
     assert result.stopped_because == "interrupted" and result.step == 4
     scores = json.loads((tmp_path / "run" / "best" / "metadata.json").read_text())["scores"]
