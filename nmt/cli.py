@@ -312,6 +312,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from nmt.translator import load_translator, resolve_checkpoint
 
     data_dir = Path(args.data)
+    beams = _parse_beams(args.beam)  # a usage error before any model loads
     if args.hyps:
         report = ev.score_hypotheses_file(Path(args.hyps), data_dir, args.split)
         reports = [report]
@@ -325,7 +326,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                     translator,
                     data_dir,
                     split=args.split,
-                    beams=_parse_beams(args.beam),
+                    beams=beams,
                     base_options=_search_options(
                         args, translator.default_options, beam_size=1, n_best=1
                     ),

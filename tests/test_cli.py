@@ -108,7 +108,7 @@ def test_user_mistakes_exit_without_traceback(
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["evaluate", "--beam", "1"])
+        main(["evaluate", "--beam", "1,x"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
