@@ -4,8 +4,9 @@ Requests put a job (sentences + decoding options) on a queue and await a future.
 consumer thread takes the first job, waits up to `max_wait_ms` for more (stopping early
 when `max_batch` sentences are queued), groups jobs by their `SearchOptions` (a frozen,
 hashable dataclass), translates each group in calls of at most `max_batch` sentences,
-and hands each job its own slice of the results. The model is only ever called from
-that thread, so it never sees concurrent calls.
+and hands each job its own slice of the results. If a merged call raises, each job of
+it is retried alone, so an error reaches only the request that causes it. The model is
+only ever called from that thread, so it never sees concurrent calls.
 """
 
 from __future__ import annotations
@@ -129,27 +130,55 @@ class DynamicBatcher:
         return jobs, False
 
     def _translate_group(self, jobs: list[_Job], options: SearchOptions) -> None:
-        """Translate all sentences of jobs sharing options, in chunks of max_batch."""
+        """Translate all sentences of jobs sharing options; isolate jobs if the call fails.
+
+        A failed merged call is retried job by job, so one request's bad input (or any
+        error it alone triggers) fails that request only, never the others merged with it.
+        """
         jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]  # skip gone
-        sentences = [sentence for job in jobs for sentence in job.sentences]
+        if not jobs:
+            return
         try:
-            results: list[Translation] = []
-            for start in range(0, len(sentences), self._max_batch):
-                chunk = sentences[start : start + self._max_batch]
-                if self._on_batch is not None:
-                    self._on_batch(len(chunk))
-                results.extend(self._translator.translate(chunk, options))
-            if len(results) != len(sentences):
-                raise RuntimeError(f"{len(results)} translations for {len(sentences)} sentences")
-        except Exception as error:  # handed to the waiting requests, not lost in the thread
-            log.exception("translation failed")
+            results = self._translate_sentences([s for job in jobs for s in job.sentences], options)
+        except Exception as error:
+            if len(jobs) == 1:
+                self._fail(jobs[0], error)
+                return
+            log.warning("a merged model call of %d jobs failed; retrying each alone", len(jobs))
             for job in jobs:
-                job.future.set_exception(error)
+                self._translate_alone(job, options)
             return
         offset = 0
         for job in jobs:
             job.future.set_result(results[offset : offset + len(job.sentences)])
             offset += len(job.sentences)
+
+    def _translate_alone(self, job: _Job, options: SearchOptions) -> None:
+        """One job's own model calls; its failure goes to its future only."""
+        try:
+            job.future.set_result(self._translate_sentences(job.sentences, options))
+        except Exception as error:
+            self._fail(job, error)
+
+    def _translate_sentences(
+        self, sentences: list[str], options: SearchOptions
+    ) -> list[Translation]:
+        """Model calls of at most max_batch sentences; exactly one Translation per sentence."""
+        results: list[Translation] = []
+        for start in range(0, len(sentences), self._max_batch):
+            chunk = sentences[start : start + self._max_batch]
+            if self._on_batch is not None:
+                self._on_batch(len(chunk))
+            results.extend(self._translator.translate(chunk, options))
+        if len(results) != len(sentences):
+            raise RuntimeError(f"{len(results)} translations for {len(sentences)} sentences")
+        return results
+
+    @staticmethod
+    def _fail(job: _Job, error: Exception) -> None:
+        """Hand the error to the waiting request; logged by type only (its text may quote input)."""
+        log.warning("a job of %d sentences failed: %s", len(job.sentences), type(error).__name__)
+        job.future.set_exception(error)
 
 
 def _group_by_options(jobs: list[_Job]) -> dict[SearchOptions, list[_Job]]:
