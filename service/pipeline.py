@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from nmt.decoding.types import SearchOptions
 from nmt.translator import Alternative, Translation
 from service.batching import DynamicBatcher
 from service.diagnostics import EOS_PIECE, finite, has_repetition, untranslated_pieces
+from service.errors import ServiceError
 from service.schemas import (
     AlternativeOut,
     AttentionOut,
@@ -21,6 +23,8 @@ from service.settings import ServiceSettings
 from service.text import Template, split_html, split_sentences
 
 TextFormat = Literal["text", "html"]
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str from JSON keeps pairs joined
 
 
 @dataclass
@@ -36,16 +40,25 @@ class DocumentTranslation:
         return self.template.fill([t.text for t in self.sentences])
 
     def alternative_texts(self) -> list[tuple[str, float]]:
-        """The k-th alternative of every sentence (the best where one has fewer), with score."""
+        """The text's alternatives, best first, each with its score (summed over sentences).
+
+        The k-th alternative takes every sentence's k-th alternative (its best where it has
+        fewer). An alternative whose text equals the translation or an earlier alternative
+        is left out (different pieces can decode to the same text), as LibreTranslate does.
+        So `n_best` N gives at most N - 1 alternatives, fewer only when the search found
+        fewer distinct texts; the v1 API, the LibreTranslate API and the page all use this.
+        """
         count = max((len(t.alternatives) for t in self.sentences), default=0)
-        out = []
+        seen, out = {self.text}, []
         for k in range(count):
             picked = [
                 t.alternatives[k] if k < len(t.alternatives) else Alternative(t.text, t.score)
                 for t in self.sentences
             ]
             text = self.template.fill([a.text for a in picked])
-            out.append((text, sum(a.score for a in picked)))
+            if text not in seen:
+                seen.add(text)
+                out.append((text, sum(a.score for a in picked)))
         return out
 
 
@@ -77,19 +90,48 @@ def search_options(
 
 
 async def translate_documents(
-    batcher: DynamicBatcher, texts: list[str], text_format: TextFormat, options: SearchOptions
+    batcher: DynamicBatcher,
+    texts: list[str],
+    text_format: TextFormat,
+    options: SearchOptions,
+    invalid_status: int = 422,
 ) -> list[DocumentTranslation]:
-    """Translate texts, each split into sentences, all sentences in one batcher job."""
+    """Translate texts, each split into sentences, all sentences in one batcher job.
+
+    If the model fails on this request's text and the text is not valid Unicode (a lone
+    surrogate, which JSON's escapes can carry), the failure is a ServiceError with
+    `invalid_status` naming the text and the character; any other failure propagates.
+    """
     split = split_html if text_format == "html" else split_sentences
     templates = [split(text) for text in texts]
     sentences = [sentence for template in templates for sentence in template.sentences]
-    results = await batcher.translate(sentences, options)
+    try:
+        results = await batcher.translate(sentences, options)
+    except Exception as error:
+        problem = invalid_unicode(texts)
+        if problem is None:
+            raise
+        raise ServiceError(invalid_status, problem) from error
     documents, offset = [], 0
     for template in templates:
         count = len(template.sentences)
         documents.append(DocumentTranslation(template, results[offset : offset + count]))
         offset += count
     return documents
+
+
+def invalid_unicode(texts: list[str]) -> str | None:
+    """What makes the first invalid text not Unicode (a lone surrogate), or None if all are."""
+    for index, text in enumerate(texts):
+        match = _LONE_SURROGATE.search(text)
+        if match is not None:
+            code = f"U+{ord(match.group()):04X}"
+            return (
+                f"text {index} is not valid Unicode: a lone surrogate ({code}) at character "
+                f"{match.start()}; send UTF-8 text, or escape a character outside the basic "
+                "plane as a surrogate pair"
+            )
+    return None
 
 
 def _attention(sentences: list[Translation]) -> AttentionOut | None:
@@ -143,15 +185,14 @@ def to_output(
     settings: ServiceSettings,
     coverage: bool,
     with_attention: bool,
-    with_scores: bool,
 ) -> TranslationOut:
-    """The response item of one translated text."""
+    """The response item of one translated text: every hypothesis carries its score."""
     sentences = document.sentences
     copy = [finite(p) for t in sentences for p in (t.copy_probability or [])]
     has_copy = bool(sentences) and all(t.copy_probability is not None for t in sentences)
     return TranslationOut(
         text=document.text,
-        score=finite(sum(t.score for t in sentences)) if with_scores else None,
+        score=finite(sum(t.score for t in sentences)),
         alternatives=[
             AlternativeOut(text=text, score=finite(score))
             for text, score in document.alternative_texts()

@@ -59,6 +59,19 @@ def write_corpus(path: Path, pairs: list[tuple[str, str]] | None = None) -> Path
 
 
 @pytest.fixture(scope="session")
+def shipped_model_dir() -> Path:
+    """The shipped inference bundle (models/en-fr-base); tests using it skip without it.
+
+    Tests on it assert what holds for any decent model (counts, statuses, verbatim spans),
+    never exact wording.
+    """
+    path = REPO / "models" / "en-fr-base"
+    if not (path / "config.json").exists():
+        pytest.skip(f"no shipped model at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A prepared-data directory (joint unigram sentencepiece, 96 pieces) of the corpus."""
     root = tmp_path_factory.mktemp("prepared")

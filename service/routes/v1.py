@@ -26,6 +26,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "API key missing"},
     403: {"model": ErrorResponse, "description": "API key invalid"},
     413: {"model": ErrorResponse, "description": "A size limit was exceeded"},
+    422: {"description": "Invalid request, or a text that is not valid Unicode"},
     503: {"model": ErrorResponse, "description": "Model not loaded yet"},
 }
 
@@ -68,10 +69,7 @@ async def translate(
     coverage = bool(info.get("coverage"))
     options = search_options(body, settings, model_defaults(info), need_attention=coverage)
     documents = await translate_documents(batcher, texts, body.format, options)
-    outputs = [
-        to_output(doc, settings, coverage, body.return_attention, body.return_scores)
-        for doc in documents
-    ]
+    outputs = [to_output(doc, settings, coverage, body.return_attention) for doc in documents]
     return TranslateResponse(
         translations=outputs,
         model=model_summary(info),

@@ -69,7 +69,9 @@ async function translate(event) {
   event.preventDefault();
   const text = $("source").value;
   const beam = clamp($("beam").value, 1, 16);
-  const nBest = Math.min(beam, clamp($("nbest").value, 0, 15) + 1);
+  // n_best as the API means it: the translation plus up to n-1 alternatives; the API
+  // refuses n_best > beam_size, and the page shows that refusal instead of hiding it.
+  const nBest = clamp($("nbest").value, 1, 16);
   $("status").textContent = "translating…";
   $("status").className = "muted";
   try {
@@ -77,13 +79,14 @@ async function translate(event) {
       method: "POST",
       headers: headers(),
       body: JSON.stringify({
-        text: text, beam_size: beam, n_best: nBest, return_attention: true, return_scores: true,
+        text: text, beam_size: beam, n_best: nBest, return_attention: true,
       }),
     });
     const body = await response.json();
-    if (!response.ok) throw new Error(body.error || JSON.stringify(body.detail || body));
+    if (!response.ok) throw new Error(errorMessage(body));
     const result = body.translations[0];
     $("output").textContent = result.text;
+    $("score").textContent = "score " + result.score.toFixed(2);
     renderAlternatives(result.alternatives);
     renderHeatmap(result.attention);
     renderDiagnostics(result.diagnostics);
@@ -92,6 +95,13 @@ async function translate(event) {
     $("status").textContent = "error: " + error.message;
     $("status").className = "error";
   }
+}
+
+// {"error": "..."} from the service, or FastAPI's {"detail": [{"msg": ...}]} for a 422.
+function errorMessage(body) {
+  if (body.error) return body.error;
+  if (Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+  return JSON.stringify(body.detail || body);
 }
 
 async function loadModel() {

@@ -130,6 +130,29 @@ class FakeTranslator:
         return len(self.calls) - 1
 
 
+POISON = "POISON"  # PoisonedTranslator fails any model call holding a text with this marker
+
+
+@dataclass
+class PoisonedTranslator(FakeTranslator):
+    """A FakeTranslator whose model call fails as a real one would on bad input.
+
+    A call fails with ValueError when a text holds POISON, and with sentencepiece's
+    UnicodeEncodeError when a text is not encodable as UTF-8 (a lone surrogate); the
+    whole call fails, as a batched model call does, so merged requests would share it.
+    """
+
+    def translate(
+        self, texts: Sequence[str], options: SearchOptions | None = None
+    ) -> list[Translation]:
+        results = super().translate(texts, options)  # records the call
+        for text in texts:
+            text.encode("utf-8")
+            if POISON in text:
+                raise ValueError("the model cannot take this text")
+        return results
+
+
 @pytest.fixture
 def fake() -> FakeTranslator:
     return FakeTranslator()
@@ -154,10 +177,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: FastAPI) -> Iterator[str]:
-    """Serve the app with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
+def live_server(app: FastAPI, log_level: str = "warning") -> Iterator[str]:
+    """Serve the app with uvicorn on 127.0.0.1 in a thread; yields its base URL.
+
+    log_level "info" turns uvicorn's access log on.
+    """
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import Future
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from nmt.decoding.types import SearchOptions
 from service.app import create_app
 from service.batching import DynamicBatcher
 from service.settings import ServiceSettings
-from tests.service.conftest import FakeTranslator
+from tests.service.conftest import POISON, FakeTranslator, PoisonedTranslator
 
 SENTENCES = [f"Hello world number {i}." for i in range(12)]
 
@@ -125,3 +126,43 @@ def test_concurrent_http_requests_are_merged() -> None:
     expected = [t.text for t in FakeTranslator().translate(SENTENCES)]
     got = [r.json()["translations"][0]["text"] for r in responses]
     assert got == [expected[i % len(SENTENCES)] for i in range(16)]
+
+
+def test_a_failing_job_fails_alone_and_merged_jobs_still_get_their_results() -> None:
+    fake = PoisonedTranslator(delay=0.02)
+    batcher = DynamicBatcher(fake, max_batch=64, max_wait_ms=100.0)
+    texts = [f"Hello world number {i}." for i in range(7)]
+    texts.insert(3, f"Hello {POISON} world.")
+    batcher.start()
+    try:
+        futures = [batcher.submit([text], SearchOptions()) for text in texts]
+        outcomes = [_outcome(future) for future in futures]
+    finally:
+        batcher.stop()
+    assert fake.calls[0][0] == len(texts), "the jobs were not merged into one model call"
+    assert [n for n, _ in fake.calls[1:]] == [1] * len(texts)  # then each job alone
+    assert isinstance(outcomes[3], ValueError)
+    good = [outcome for i, outcome in enumerate(outcomes) if i != 3]
+    expected = FakeTranslator().translate([t for i, t in enumerate(texts) if i != 3])
+    assert good == [[translation] for translation in expected]
+
+
+def test_a_lone_failing_job_is_not_retried() -> None:
+    fake = PoisonedTranslator()
+    batcher = DynamicBatcher(fake, max_wait_ms=0.0)
+    batcher.start()
+    try:
+        with pytest.raises(ValueError):
+            batcher.submit([POISON, "Hello."], SearchOptions()).result(timeout=5)
+        assert batcher.submit(["Hello."], SearchOptions()).result(timeout=5)[0].text == "bonjour."
+    finally:
+        batcher.stop()
+    assert [n for n, _ in fake.calls] == [2, 1]
+
+
+def _outcome(future: Future) -> object:
+    """The future's result, or the exception it ended with."""
+    try:
+        return future.result(timeout=10)
+    except Exception as error:  # noqa: BLE001 - the test compares it
+        return error

@@ -16,7 +16,8 @@ def test_single_text(client: TestClient) -> None:
     body = response.json()
     [item] = body["translations"]
     assert item["text"] == "bonjour monde."
-    assert item["score"] is None and item["attention"] is None and item["alternatives"] == []
+    assert item["score"] == pytest.approx(-0.2)  # scored even without return_scores
+    assert item["attention"] is None and item["alternatives"] == []
     assert item["diagnostics"]["mean_log_prob"] == pytest.approx(-0.1)
     assert item["diagnostics"]["under_translated"] is None
     assert item["diagnostics"]["repetition"] is False
