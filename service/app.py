@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -11,13 +13,15 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nmt.checkpoint import verify_bundle
 from nmt.decoding.types import SearchOptions
-from nmt.errors import CheckpointError
+from nmt.errors import CheckpointError, NmtError
 from nmt.translator import Translator, load_translator
+from service.access_log import install_access_log_redaction
 from service.batching import DynamicBatcher
 from service.deps import ServiceState
 from service.errors import error_response, install_error_handlers
@@ -135,12 +139,15 @@ def create_app(
 ) -> FastAPI:
     """A new app; it loads `settings.checkpoint` on start-up unless given a translator."""
     settings = settings or ServiceSettings()
-    app = FastAPI(
+    # /docs and /redoc with their scripts and styles served from the fastapi-offline
+    # package (under /static-offline-docs), not a CDN: they work without internet.
+    app = FastAPIOffline(
         title="nmt translation service",
         version="0.1.0",
         description="English→French RNN translation: JSON API and LibreTranslate-compatible API.",
         lifespan=_lifespan(translator),
     )
+    install_access_log_redaction()
     state = ServiceState(settings=settings)
     app.state.service = state
     install_error_handlers(app)
@@ -165,16 +172,52 @@ def app_from_env() -> FastAPI:
     return create_app(ServiceSettings.from_env())
 
 
-def run(settings: ServiceSettings) -> None:
-    """Serve with uvicorn; CheckpointError before binding when the checkpoint is unusable.
+class ServiceStartError(NmtError):
+    """The server cannot start (its address is taken, or uvicorn gave up): exit 1."""
 
-    The bundle is verified here, in the parent, because uvicorn's multi-worker supervisor
-    does not turn a worker's failed start-up into a non-zero exit.
+
+def check_address_free(host: str, port: int) -> None:
+    """ServiceStartError naming the port when (host, port) cannot be bound right now.
+
+    Binds a throw-away socket the way uvicorn will (SO_REUSEADDR), so a port left in
+    TIME_WAIT counts as free and one with a listener does not.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ServiceStartError(
+                    f"port {port} is already in use on {host}: stop what holds it or pass --port"
+                ) from None
+            reason = err.strerror or str(err)
+            raise ServiceStartError(f"cannot listen on {host} port {port}: {reason}") from None
+
+
+def run(settings: ServiceSettings) -> None:
+    """Serve with uvicorn; CheckpointError or ServiceStartError (exit 1) when it cannot start.
+
+    The bundle is verified and the address tried here, in the parent, before any model
+    is loaded: uvicorn's multi-worker supervisor does not turn a worker's failed start-up
+    into a non-zero exit, and its own start-up failures exit 3, which `nmt` does not use.
     """
     if settings.checkpoint is None or not settings.checkpoint.exists():
         raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
     verify_bundle(settings.checkpoint)
+    check_address_free(settings.host, settings.port)
     os.environ.update(settings.to_env())
+    try:
+        _run_uvicorn(settings)
+    except SystemExit as stop:
+        if stop.code not in (None, 0):  # uvicorn logged why (e.g. the port taken meanwhile)
+            raise ServiceStartError("the server did not start (see the log above)") from None
+        raise
+
+
+def _run_uvicorn(settings: ServiceSettings) -> None:
+    """uvicorn with the app factory, one or more worker processes."""
     uvicorn.run(
         "service.app:app_from_env",
         factory=True,

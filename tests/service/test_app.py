@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nmt.errors import CheckpointError
-from service.app import app_from_env, create_app, run
+from service.app import ServiceStartError, app_from_env, check_address_free, create_app, run
 from service.settings import ServiceSettings
 from tests.service.conftest import FakeTranslator, free_port
 
@@ -75,3 +76,13 @@ def test_server_process_exits_non_zero_on_a_corrupt_checkpoint(tmp_path: Path) -
     assert "CheckpointError" in done.stderr or "checkpoint" in done.stderr.lower()
     assert "not a checkpoint bundle" in done.stderr
     assert "Uvicorn running" not in done.stderr  # refused before a port is ever bound
+
+
+def test_a_taken_port_is_named_before_anything_loads() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(ServiceStartError, match=f"port {port} is already in use"):
+            check_address_free("127.0.0.1", port)
+    check_address_free("127.0.0.1", port)  # free again once closed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,3 +175,21 @@ def test_corrupt_checkpoint_refuses_to_start(checkpoint: Path, tmp_path: Path) -
 
 def test_corrupt_checkpoint_with_workers_exits_non_zero(checkpoint: Path, tmp_path: Path) -> None:
     assert_refused_to_start(corrupt_copy(checkpoint, tmp_path), "--workers", "2")
+
+
+def test_port_in_use_is_one_line_naming_it_and_exit_1(checkpoint: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            serve_command(checkpoint, port),
+            env=server_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stderr == f"nmt: error: port {port} is already in use on 127.0.0.1: " + (
+        "stop what holds it or pass --port\n"
+    )
