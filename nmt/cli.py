@@ -390,6 +390,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         "max_wait_ms": args.max_wait_ms,
         "device": args.device,
         "api_keys": args.api_key,
+        "require_api_key": False if args.api_key_optional else None,
         "cors_origins": args.cors_origin,
         "model_card": args.model_card,
         "max_chars": args.max_chars,
@@ -434,6 +435,11 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-batching", action="store_true", help="one model call per request")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="(default: auto)")
     p.add_argument("--api-key", action="append", help="require this API key (repeatable)")
+    p.add_argument(
+        "--api-key-optional",
+        action="store_true",
+        help="with --api-key: serve requests without a key too (a wrong key is still refused)",
+    )
     p.add_argument("--cors-origin", action="append", help="allow this CORS origin (repeatable)")
     p.add_argument("--model-card", help="JSON/Markdown model card with BLEU to show in /v1/model")
     p.add_argument("--max-chars", type=int, help="max characters per text (default: 5000)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -62,13 +62,29 @@ BatcherDep = Annotated[DynamicBatcher, Depends(get_batcher)]
 _bearer = HTTPBearer(auto_error=False, description="Needed when the server has API keys.")
 
 
-def key_is_valid(settings: ServiceSettings, key: str | None) -> bool:
-    """Whether a key opens the API (always, when no keys are configured)."""
+KeyProblem = Literal["missing", "invalid"]
+
+
+def key_problem(settings: ServiceSettings, key: str | None) -> KeyProblem | None:
+    """Why a key does not open the API, or None when it does (LibreTranslate's rules).
+
+    Without configured keys every request is open and a key given is ignored. With keys, a
+    key given must be one of them ("invalid"); no key, or an empty one, is "missing" only
+    when `require_api_key` is set.
+    """
     if not settings.api_keys:
-        return True
+        return None
     if not key:
-        return False
-    return any(secrets.compare_digest(key, allowed) for allowed in settings.api_keys)
+        return "missing" if settings.require_api_key else None
+    given = _key_bytes(key)
+    if any(secrets.compare_digest(given, _key_bytes(allowed)) for allowed in settings.api_keys):
+        return None
+    return "invalid"
+
+
+def _key_bytes(key: str) -> bytes:
+    """Bytes to compare in constant time (any str, even one with lone surrogates)."""
+    return key.encode("utf-8", "surrogatepass")
 
 
 def bearer_key(
@@ -82,12 +98,12 @@ BearerKeyDep = Annotated[str | None, Depends(bearer_key)]
 
 
 def require_api_key(settings: SettingsDep, key: BearerKeyDep) -> None:
-    """401 without a key, 403 with a wrong one (only when the server has keys)."""
-    if key_is_valid(settings, key):
-        return
-    if not key:
+    """401 without a key when one is required, 403 with a wrong one (see `key_problem`)."""
+    problem = key_problem(settings, key)
+    if problem == "missing":
         raise ServiceError(401, "an API key is required: Authorization: Bearer KEY")
-    raise ServiceError(403, "Invalid API key")
+    if problem == "invalid":
+        raise ServiceError(403, "Invalid API key")
 
 
 ApiKeyDep = Depends(require_api_key)

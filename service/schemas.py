@@ -17,7 +17,13 @@ class TranslateRequest(BaseModel):
     text: str | list[str] = Field(description="A text (may hold several sentences) or a list.")
     format: Literal["text", "html"] = "text"
     beam_size: int | None = Field(None, ge=1, le=MAX_BEAM, description="Default: the server's.")
-    n_best: int = Field(1, ge=1, le=MAX_BEAM, description="Hypotheses per sentence (<= beam).")
+    n_best: int = Field(
+        1,
+        ge=1,
+        le=MAX_BEAM,
+        description="Hypotheses per text (<= beam): the translation and up to n_best - 1 "
+        "distinct alternatives, every one with its score.",
+    )
     max_length_ratio: float | None = Field(
         None, gt=0.0, le=10.0, description="Max output tokens per source token."
     )
@@ -27,7 +33,7 @@ class TranslateRequest(BaseModel):
     )
     no_repeat_ngram_size: int | None = Field(None, ge=0, le=10, description="Default: the model's.")
     return_attention: bool = False
-    return_scores: bool = False
+    return_scores: bool = Field(False, description="Kept for old clients: scores are always given.")
 
     @model_validator(mode="after")
     def _n_best_within_beam(self) -> TranslateRequest:
@@ -66,8 +72,11 @@ class TranslationOut(BaseModel):
     """The translation of one input text."""
 
     text: str
-    score: float | None = Field(None, description="Sum of sentence scores (return_scores).")
-    alternatives: list[AlternativeOut] = Field(default_factory=list)
+    score: float = Field(description="Sum of the sentences' search scores (higher is better).")
+    alternatives: list[AlternativeOut] = Field(
+        default_factory=list,
+        description="Up to n_best - 1 distinct lower-ranked translations, best first.",
+    )
     attention: AttentionOut | None = None
     copy_probability: list[float] | None = Field(None, description="Copy models, per token.")
     diagnostics: DiagnosticsOut
@@ -193,5 +202,18 @@ class FrontendSettingsResponse(BaseModel):
     apiKeys: bool  # noqa: N815
     keyRequired: bool  # noqa: N815
     suggestions: bool
+    filesTranslation: bool  # noqa: N815
     supportedFilesFormat: list[str]  # noqa: N815
     language: FrontendLanguages
+
+
+class SuggestResponse(BaseModel):
+    """LibreTranslate's `POST /suggest` answer (this server always refuses: 403)."""
+
+    success: bool
+
+
+class TranslateFileResponse(BaseModel):
+    """LibreTranslate's `POST /translate_file` answer (this server always refuses: 403)."""
+
+    translatedFileUrl: str  # noqa: N815

@@ -30,6 +30,9 @@ class ServiceSettings(BaseModel):
     max_texts: int = Field(128, ge=1)  # per request
     max_body_bytes: int = Field(1_000_000, ge=1)
     api_keys: list[str] = Field(default_factory=list)  # empty: no authentication
+    # With keys: False lets requests without a key through (a wrong key is still refused),
+    # LibreTranslate's default; True (ours) demands one.
+    require_api_key: bool = True
     cors_origins: list[str] = Field(default_factory=list)
     default_beam_size: int = Field(5, ge=1, le=16)
     under_translation_threshold: float = Field(0.5, ge=0.0)

@@ -1,8 +1,13 @@
-"""LibreTranslate-compatible API: `/translate`, `/detect`, `/languages`, `/frontend/settings`.
+"""LibreTranslate-compatible API: `/translate`, `/detect`, `/languages`, `/frontend/settings`,
+and the answers of a LibreTranslate server with suggestions and file translation turned off
+(`/suggest`, `/translate_file`).
 
 `/translate` and `/detect` accept JSON, URL-encoded or multipart forms, and query-string
-parameters (body values win), as LibreTranslate does; errors are `{"error": "..."}` with
-LibreTranslate's status codes (400 bad parameters, limits and language pairs; 403 keys).
+parameters (body values win), as LibreTranslate does; a form's or query's `q` has its line
+breaks made LF, as there. Errors are `{"error": "..."}` with LibreTranslate's status codes
+and texts (400 bad parameters, limits, language pairs and a missing key when keys are
+required; 403 a wrong key and disabled features). Behaviour follows LibreTranslate's server
+(libretranslate/app.py, v1.9), checked against its Python clients in the tests.
 """
 
 from __future__ import annotations
@@ -14,11 +19,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from service.deps import BatcherDep, SettingsDep, TranslatorDep, key_is_valid
+from service.deps import BatcherDep, SettingsDep, TranslatorDep, key_problem
 from service.errors import ServiceError
 from service.langdetect import LANGUAGE_NAMES, detect_language
 from service.pipeline import DocumentTranslation, model_defaults, translate_documents
-from service.routes.v1 import check_limits
 from service.schemas import (
     MAX_BEAM,
     DetectedLanguage,
@@ -30,6 +34,8 @@ from service.schemas import (
     LanguageRef,
     LibreTranslateRequest,
     LibreTranslateResponse,
+    SuggestResponse,
+    TranslateFileResponse,
 )
 from service.settings import ServiceSettings
 
@@ -56,25 +62,40 @@ def _multi_format(model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def _read_params(request: Request) -> dict[str, Any]:
-    """Query parameters, overridden by a JSON object or form body."""
+    """Query parameters, overridden by a JSON object or form body.
+
+    A `q` from the query or a form has CRLF and CR line breaks made LF (LibreTranslate
+    does so for both); a JSON `q` is taken as sent.
+    """
     query = request.query_params
     params: dict[str, Any] = {key: _single(query.getlist(key)) for key in query}
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _FORM_TYPES:
+        form = await request.form()
+        for key in form:
+            values = [v for v in form.getlist(key) if not isinstance(v, UploadFile)]
+            if values:
+                params[key] = _single(values)
+    if "q" in params:
+        params["q"] = _unify_newlines(params["q"])
     if content_type == "application/json":
         try:
             body = await request.json()
         except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
             raise ServiceError(400, "Invalid request: malformed JSON") from error
         if not isinstance(body, dict):
-            raise ServiceError(400, "Invalid request: the JSON body must be an object")
+            raise ServiceError(400, "Invalid JSON format")
         params.update(body)
-    elif content_type in _FORM_TYPES:
-        form = await request.form()
-        for key in form:
-            values = [v for v in form.getlist(key) if not isinstance(v, UploadFile)]
-            if values:
-                params[key] = _single(values)
     return params
+
+
+def _unify_newlines(value: Any) -> Any:
+    """A string (or each of a list of strings) with CRLF and CR made LF."""
+    if isinstance(value, list):
+        return [_unify_newlines(item) for item in value]
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
 
 
 def _single(values: list[Any]) -> Any:
@@ -97,11 +118,18 @@ def _validate(model: type[BaseModel], params: dict[str, Any]) -> Any:
 
 
 def _check_key(request: Request, settings: ServiceSettings, api_key: Any) -> None:
-    """LibreTranslate's 403 when keys are configured and none valid was given."""
+    """LibreTranslate's key check: 403 for a wrong key; 400 saying how to get one when a
+    key is required and none (or an empty one, as its web page sends) was given.
+
+    The key comes from `api_key` or, as an extension, an `Authorization: Bearer` header.
+    """
     header = request.headers.get("authorization", "")
     bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
-    key = (api_key if isinstance(api_key, str) else None) or bearer
-    if not key_is_valid(settings, key):
+    key = api_key if isinstance(api_key, str) else None if api_key is None else str(api_key)
+    problem = key_problem(settings, key or bearer)
+    if problem == "missing":
+        raise ServiceError(400, "Please contact the server operator to get an API key")
+    if problem == "invalid":
         raise ServiceError(403, "Invalid API key")
 
 
@@ -119,9 +147,42 @@ def _check_pair(params: LibreTranslateRequest, info: dict[str, Any]) -> None:
         if code != "auto" and code not in (src, tgt):
             raise ServiceError(400, f"{code} is not supported")
     if params.target != tgt or params.source not in ("auto", src):
+        source = src if params.source == "auto" else params.source
         raise ServiceError(
-            400, f"{params.target} is not available as a target language from {params.source}"
+            400,
+            f"{_named(params.target)} is not available as a target language from {_named(source)}",
         )
+
+
+def _named(code: str) -> str:
+    """LibreTranslate's way of naming a language in messages: "English (en)"."""
+    return f"{LANGUAGE_NAMES.get(code, code)} ({code})"
+
+
+def _check_alternatives(params: dict[str, Any]) -> None:
+    """LibreTranslate's checks of `alternatives`: a number, at most the limit (< 0 is 0)."""
+    raw = params.get("alternatives")
+    if raw is None or raw == "":
+        return
+    try:
+        count = int(raw)
+    except (TypeError, ValueError):
+        raise ServiceError(400, "Invalid request: alternatives parameter is not a number") from None
+    if count > MAX_BEAM - 1:
+        message = f"Invalid request: alternatives parameter must be <= {MAX_BEAM - 1}"
+        raise ServiceError(400, message)
+    params["alternatives"] = max(0, count)
+
+
+def _check_text_limits(texts: list[str], settings: ServiceSettings) -> None:
+    """LibreTranslate's 400 for too many texts or a text too long (`limit` names ours)."""
+    if len(texts) > settings.max_texts:
+        message = f"request ({len(texts)}) exceeds text limit ({settings.max_texts})"
+        raise ServiceError(400, f"Invalid request: {message}", "max_texts")
+    for text in texts:
+        if len(text) > settings.max_chars:
+            message = f"request ({len(text)}) exceeds text limit ({settings.max_chars})"
+            raise ServiceError(400, f"Invalid request: {message}", "max_chars")
 
 
 @router.post(
@@ -137,11 +198,12 @@ async def translate(
     """Translate `q` (a string or a list) from `source` (or `auto`) to `target`."""
     raw = await _read_params(request)
     _check_key(request, settings, raw.get("api_key"))
+    _check_alternatives(raw)
     params: LibreTranslateRequest = _validate(LibreTranslateRequest, raw)
     info = translator.info
     _check_pair(params, info)
     texts = [params.q] if isinstance(params.q, str) else params.q
-    check_limits(texts, settings, status_code=400)
+    _check_text_limits(texts, settings)
     src = str(info.get("src_lang", "en"))
     auto = params.source == "auto"
     detected = [_detect(text, src, params.target) for text in texts] if auto else None
@@ -151,7 +213,7 @@ async def translate(
         model_defaults(info), beam_size=beam, n_best=params.alternatives + 1
     )
     fmt = "html" if params.format == "html" else "text"
-    done = await translate_documents(batcher, [texts[i] for i in todo], fmt, options)
+    done = await translate_documents(batcher, [texts[i] for i in todo], fmt, options, 400)
     results: dict[int, DocumentTranslation] = dict(zip(todo, done, strict=True))
     translated = [results[i].text if i in results else texts[i] for i in range(len(texts))]
     alternatives = [
@@ -215,11 +277,38 @@ async def frontend_settings(
         charLimit=settings.max_chars,
         frontendTimeout=settings.frontend_timeout_ms,
         apiKeys=bool(settings.api_keys),
-        keyRequired=bool(settings.api_keys),
+        keyRequired=bool(settings.api_keys) and settings.require_api_key,
         suggestions=False,
+        filesTranslation=False,
         supportedFilesFormat=[],
         language=FrontendLanguages(
             source=LanguageRef(code=src, name=LANGUAGE_NAMES.get(src, src)),
             target=LanguageRef(code=tgt, name=LANGUAGE_NAMES.get(tgt, tgt)),
         ),
     )
+
+
+@router.post(
+    "/suggest",
+    response_model=SuggestResponse,
+    responses={403: {"model": ErrorResponse, "description": "Suggestions are disabled"}},
+)
+async def suggest() -> SuggestResponse:
+    """Suggestions are not collected: LibreTranslate's 403 for a server with them off."""
+    raise ServiceError(403, "Suggestions are disabled on this server.")
+
+
+@router.post(
+    "/translate_file",
+    response_model=TranslateFileResponse,
+    responses={
+        400: _ERRORS[400],
+        403: {"model": ErrorResponse, "description": "Invalid API key, or files are disabled"},
+    },
+)
+async def translate_file(request: Request, settings: SettingsDep) -> TranslateFileResponse:
+    """Files are not translated: LibreTranslate's 403 for a server with file translation
+    off, after the same key check as `/translate`."""
+    raw = await _read_params(request)
+    _check_key(request, settings, raw.get("api_key"))
+    raise ServiceError(403, "Files translation are disabled on this server.")

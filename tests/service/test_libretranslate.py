@@ -51,11 +51,27 @@ def test_html_format_keeps_markup(client: TestClient) -> None:
         ({"q": "Hi", "target": "fr"}, "missing source parameter"),
         ({"q": "Hi", "source": "en"}, "missing target parameter"),
         ({"q": "Hi", "source": "en", "target": "de"}, "de is not supported"),
-        ({"q": "Hi", "source": "fr", "target": "en"}, "en is not available as a target"),
+        (
+            {"q": "Hi", "source": "fr", "target": "en"},
+            "English (en) is not available as a target language from French (fr)",
+        ),
         ({"q": "Hi", "source": "en", "target": "fr", "format": "pdf"}, "pdf format is not"),
-        ({"q": "Hi", "source": "en", "target": "fr", "alternatives": "x"}, "alternatives"),
-        ({"q": "a" * 201, "source": "en", "target": "fr"}, "max_chars=200"),
-        ({"q": ["a"] * 5, "source": "en", "target": "fr"}, "max_texts=4"),
+        (
+            {"q": "Hi", "source": "en", "target": "fr", "alternatives": "x"},
+            "Invalid request: alternatives parameter is not a number",
+        ),
+        (
+            {"q": "Hi", "source": "en", "target": "fr", "alternatives": 16},
+            "Invalid request: alternatives parameter must be <= 15",
+        ),
+        (
+            {"q": "a" * 201, "source": "en", "target": "fr"},
+            "Invalid request: request (201) exceeds text limit (200)",
+        ),
+        (
+            {"q": ["a"] * 5, "source": "en", "target": "fr"},
+            "Invalid request: request (5) exceeds text limit (4)",
+        ),
     ],
 )
 def test_errors_are_400_with_libretranslate_shape(
@@ -77,15 +93,20 @@ def test_malformed_bodies_are_400(client: TestClient) -> None:
 
 def test_api_key_in_params_or_header() -> None:
     settings = ServiceSettings(api_keys=["k1"])
+    how_to_get_one = {"error": "Please contact the server operator to get an API key"}
     with TestClient(create_app(settings, translator=FakeTranslator())) as client:
         refused = client.post("/translate", json=PARAMS)
-        assert refused.status_code == 403 and refused.json() == {"error": "Invalid API key"}
-        assert client.post("/translate", json={**PARAMS, "api_key": "no"}).status_code == 403
+        assert refused.status_code == 400 and refused.json() == how_to_get_one
+        empty = client.post("/translate", data={**PARAMS, "api_key": ""})  # as LT's page sends
+        assert empty.status_code == 400 and empty.json() == how_to_get_one
+        wrong = client.post("/translate", json={**PARAMS, "api_key": "no"})
+        assert wrong.status_code == 403 and wrong.json() == {"error": "Invalid API key"}
         assert client.post("/translate", json={**PARAMS, "api_key": "k1"}).status_code == 200
         assert client.post("/translate", params={**PARAMS, "api_key": "k1"}).status_code == 200
         header = {"Authorization": "Bearer k1"}
         assert client.post("/translate", data=PARAMS, headers=header).status_code == 200
-        assert client.post("/detect", data={"q": "Hi"}).status_code == 403
+        assert client.post("/detect", data={"q": "Hi"}).status_code == 400
+        assert client.post("/detect", data={"q": "Hi", "api_key": "no"}).status_code == 403
         assert client.get("/frontend/settings").json()["keyRequired"] is True
 
 
@@ -100,6 +121,70 @@ def test_detect_languages_and_frontend_settings(client: TestClient) -> None:
     assert settings["language"]["source"] == {"code": "en", "name": "English"}
     assert settings["language"]["target"] == {"code": "fr", "name": "French"}
     assert set(settings) >= {"frontendTimeout", "apiKeys", "suggestions", "supportedFilesFormat"}
+    assert settings["filesTranslation"] is False and settings["supportedFilesFormat"] == []
+    assert settings["suggestions"] is False and settings["apiKeys"] is False
+
+
+def test_optional_keys_let_keyless_requests_through_but_not_wrong_keys() -> None:
+    settings = ServiceSettings(api_keys=["k1"], require_api_key=False)
+    with TestClient(create_app(settings, translator=FakeTranslator())) as client:
+        front = client.get("/frontend/settings").json()
+        assert (front["apiKeys"], front["keyRequired"]) == (True, False)
+        assert client.post("/translate", json=PARAMS).status_code == 200
+        assert client.post("/translate", data={**PARAMS, "api_key": ""}).status_code == 200
+        wrong = client.post("/translate", json={**PARAMS, "api_key": "no"})
+        assert wrong.status_code == 403 and wrong.json() == {"error": "Invalid API key"}
+        assert client.post("/translate", json={**PARAMS, "api_key": "k1"}).status_code == 200
+        assert client.post("/v1/translate", json={"text": "Hi"}).status_code == 200
+        bad_bearer = {"Authorization": "Bearer no"}
+        assert (
+            client.post("/v1/translate", json={"text": "Hi"}, headers=bad_bearer).status_code == 403
+        )
+
+
+def test_keys_are_compared_whatever_their_characters() -> None:
+    settings = ServiceSettings(api_keys=["clé-é"])
+    with TestClient(create_app(settings, translator=FakeTranslator())) as client:
+        assert client.post("/translate", json={**PARAMS, "api_key": "clé-é"}).status_code == 200
+        assert client.post("/translate", json={**PARAMS, "api_key": "ключ"}).status_code == 403
+        lone = b'{"q": "Hi", "source": "en", "target": "fr", "api_key": "\\udc80"}'
+        headers = {"content-type": "application/json"}
+        assert client.post("/translate", content=lone, headers=headers).status_code == 403
+
+
+def test_suggest_and_translate_file_answer_as_a_server_with_them_off(client: TestClient) -> None:
+    suggest = client.post("/suggest", data={"q": "Hi", "s": "Salut", **PARAMS})
+    assert suggest.status_code == 403
+    assert suggest.json() == {"error": "Suggestions are disabled on this server."}
+    upload = {"file": ("a.txt", b"Hello.", "text/plain")}
+    files = client.post("/translate_file", data={"source": "en", "target": "fr"}, files=upload)
+    assert files.status_code == 403
+    assert files.json() == {"error": "Files translation are disabled on this server."}
+
+
+def test_translate_file_checks_the_key_first() -> None:
+    settings = ServiceSettings(api_keys=["k1"])
+    with TestClient(create_app(settings, translator=FakeTranslator())) as client:
+        upload = {"file": ("a.txt", b"Hello.", "text/plain")}
+        keyless = client.post("/translate_file", data={"source": "en"}, files=upload)
+        assert keyless.status_code == 400 and "get an API key" in keyless.json()["error"]
+        wrong = client.post("/translate_file", data={"api_key": "no"}, files=upload)
+        assert wrong.status_code == 403
+
+
+def test_form_and_query_line_breaks_become_lf_json_is_kept(
+    client: TestClient, fake: FakeTranslator
+) -> None:
+    text = "Hello world.\r\nThe cat.\rGood morning."
+    expected = "bonjour monde.\nle chat.\nbon matin."
+    form = client.post("/translate", data={**PARAMS, "q": text}).json()["translatedText"]
+    query = client.post("/translate", params={**PARAMS, "q": text}).json()["translatedText"]
+    multipart = client.post(
+        "/translate", data={**PARAMS, "q": text}, files={"unused": ("a.txt", b"x")}
+    ).json()["translatedText"]
+    assert form == query == multipart == expected
+    listed = client.post("/translate", data={**PARAMS, "q": [text, "Hi\r\nyou"]}).json()
+    assert listed["translatedText"] == [expected, "HI\nvous"]
 
 
 def test_real_libretranslate_client_against_a_live_server() -> None:
