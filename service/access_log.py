@@ -36,7 +36,7 @@ def redact_query(path: str) -> str:
         if equals and known in HARMLESS_PARAMS:
             fields.append(field)
         elif known in HARMLESS_PARAMS | SECRET_PARAMS:
-            fields.append(f"{name}={REDACTED}")
+            fields.append(f"{name}={REDACTED}" if equals else name)
         else:
             fields.append(REDACTED)
     return base + mark + "&".join(fields)
