@@ -213,7 +213,9 @@ async def translate(
         model_defaults(info), beam_size=beam, n_best=params.alternatives + 1
     )
     fmt = "html" if params.format == "html" else "text"
-    done = await translate_documents(batcher, [texts[i] for i in todo], fmt, options, 400)
+    done = await translate_documents(
+        batcher, [texts[i] for i in todo], fmt, options, invalid_status=400
+    )
     results: dict[int, DocumentTranslation] = dict(zip(todo, done, strict=True))
     translated = [results[i].text if i in results else texts[i] for i in range(len(texts))]
     alternatives = [
