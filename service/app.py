@@ -26,7 +26,7 @@ from service.batching import DynamicBatcher
 from service.deps import ServiceState
 from service.errors import error_response, install_error_handlers
 from service.metrics import MetricsMiddleware
-from service.model_card import load_model_card
+from service.model_card import load_model_card, model_card_path
 from service.routes import libretranslate, ops, v1
 from service.routes.ops import STATIC_DIR
 from service.settings import ServiceSettings
@@ -67,7 +67,8 @@ def _lifespan(injected: Translator | None) -> Lifespan:
         try:
             # the first model call (slow: allocations, kernels) happens before /ready says yes
             await batcher.translate([WARMUP_TEXT], SearchOptions())
-            state.model_card = load_model_card(settings.model_card)
+            state.model_card_path = model_card_path(settings.model_card, settings.checkpoint)
+            state.model_card = load_model_card(state.model_card_path)
         except BaseException:
             batcher.stop()
             raise

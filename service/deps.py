@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
@@ -26,6 +27,7 @@ class ServiceState:
     batcher: DynamicBatcher | None = None
     ready: bool = False
     model_card: dict[str, Any] | None = None
+    model_card_path: Path | None = None
 
 
 def get_state(request: Request) -> ServiceState:

@@ -10,6 +10,17 @@ from typing import Any
 _BLEU = re.compile(r"BLEU[^0-9\n]{0,40}?(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
+CARD_FILE = "MODEL_CARD.md"  # a bundle's own card, beside its weights
+
+
+def model_card_path(configured: Path | None, checkpoint: Path | None) -> Path | None:
+    """The configured card, else the bundle's own MODEL_CARD.md; None when neither exists."""
+    for candidate in (configured, None if checkpoint is None else checkpoint / CARD_FILE):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
 def load_model_card(path: Path | None) -> dict[str, Any] | None:
     """The card as a dict ({"text": ...} for Markdown); None when there is none."""
     if path is None or not path.is_file():

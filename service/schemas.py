@@ -114,6 +114,7 @@ class ModelInfoResponse(BaseModel):
     scores: dict[str, Any] = Field(default_factory=dict)
     bleu: float | None = Field(None, description="From the model card, else the checkpoint.")
     model_card: dict[str, Any] | None = None
+    model_card_url: str | None = Field(None, description="The card as Markdown, when there is one.")
     coverage: bool = False
     copy_mechanism: bool = Field(False, alias="copy")
 

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
 
 from service.deps import ApiKeyDep, BatcherDep, SettingsDep, StateDep, TranslatorDep
 from service.errors import ServiceError
@@ -21,6 +22,7 @@ from service.schemas import (
 from service.settings import ServiceSettings
 
 router = APIRouter(prefix="/v1", tags=["v1"])
+MODEL_CARD_URL = "/v1/model/card"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "API key missing"},
@@ -95,6 +97,20 @@ async def model_info(state: StateDep, translator: TranslatorDep) -> ModelInfoRes
         scores=scores,
         bleu=find_bleu(card, scores),
         model_card=card,
+        model_card_url=None if state.model_card_path is None else MODEL_CARD_URL,
         coverage=bool(info.get("coverage")),
         copy=bool(info.get("copy")),
     )
+
+
+@router.get(
+    "/model/card",
+    response_class=PlainTextResponse,
+    responses={404: {"model": ErrorResponse, "description": "The model has no card"}},
+)
+async def model_card(state: StateDep) -> PlainTextResponse:
+    """The loaded model's card (Markdown): data, recipe, scores with signatures, limits."""
+    path = state.model_card_path
+    if path is None:
+        raise ServiceError(404, "this model has no model card")
+    return PlainTextResponse(path.read_text(encoding="utf-8"), media_type="text/markdown")

@@ -108,7 +108,17 @@ async function loadModel() {
   try {
     const response = await fetch("/v1/model");
     const info = await response.json();
-    if (response.ok) $("model-name").textContent = info.name + " (" + info.src_lang + " → " + info.tgt_lang + ")";
+    if (!response.ok) return;
+    const label = $("model-name");
+    label.textContent = info.name + " (" + info.src_lang + " → " + info.tgt_lang + ")";
+    if (info.bleu !== null && info.bleu !== undefined) label.textContent += ", test BLEU " + info.bleu;
+    if (info.model_card_url) {
+      const link = document.createElement("a");
+      link.href = info.model_card_url;
+      link.id = "model-card-link";
+      link.textContent = "model card";
+      label.append(" · ", link);
+    }
   } catch (error) {
     $("model-name").textContent = "model information unavailable";
   }

@@ -205,6 +205,23 @@ def test_model_info(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert client.get("/v1/model").json()["bleu"] == 12.5  # from the checkpoint scores
 
 
+def test_the_bundle_card_is_found_named_and_served(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "MODEL_CARD.md").write_text("# Model card: demo\n\nTest BLEU 54.3 (beam 5).\n")
+    settings = ServiceSettings(checkpoint=bundle)
+    with TestClient(create_app(settings, translator=FakeTranslator())) as client:
+        info = client.get("/v1/model").json()
+        assert info["model_card_url"] == "/v1/model/card" and info["bleu"] == 54.3
+        card = client.get(info["model_card_url"])
+        assert card.status_code == 200 and card.text.startswith("# Model card: demo")
+        assert card.headers["content-type"].startswith("text/markdown")
+    with TestClient(create_app(translator=FakeTranslator())) as client:
+        assert client.get("/v1/model").json()["model_card_url"] is None
+        missing = client.get("/v1/model/card")
+        assert missing.status_code == 404 and "no model card" in missing.json()["error"]
+
+
 def test_metrics_count_requests_batches_and_queue(client: TestClient) -> None:
     client.post("/v1/translate", json={"text": "Hello."})
     client.get("/nope")
