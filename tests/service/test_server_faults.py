@@ -99,13 +99,27 @@ def timed_post(url: str, body: dict) -> tuple[httpx.Response, float]:
     return response, time.monotonic()
 
 
+def wait_for_model_call(url: str, beyond_warmup: int, timeout: float = 60.0) -> None:
+    """Poll /metrics until the model has been called `beyond_warmup` times after warm-up.
+
+    A fixed sleep raced on a loaded machine: the request had sometimes not connected yet.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in httpx.get(url + "/metrics", timeout=5).text.splitlines():
+            if line.startswith("nmt_model_calls_total ") and float(line.split()[1]) > beyond_warmup:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the request never reached the model")
+
+
 def test_sigterm_drains_in_flight_requests_and_refuses_new_ones(
     checkpoint: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "server.log"
     with running_server(checkpoint, log) as (process, url), ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(timed_post, url + "/v1/translate", HEAVY)
-        time.sleep(0.5)
+        wait_for_model_call(url, beyond_warmup=1)  # the heavy request is in the model now
         assert not in_flight.done(), "the heavy request finished too soon to test draining"
         terminated_at = time.monotonic()
         process.send_signal(signal.SIGTERM)
