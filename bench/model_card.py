@@ -74,6 +74,13 @@ def sentences_table(bundle: Path) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _provenance(metadata: dict[str, Any]) -> str:
+    steps = [str(source.get("step")) for source in metadata.get("exported_from", [])]
+    if len(steps) > 1:
+        return f"the mean of the checkpoints at updates {', '.join(steps)}"
+    return f"the checkpoint at update {steps[0] if steps else metadata.get('step')}"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -113,15 +120,15 @@ def build_card(args: argparse.Namespace) -> str:
         f"- Bundle: `{bundle}`, {size_mb:.1f} MB, weights in {metadata.get('weights_dtype')}, "
         f"parameters: {report.get('model', {}).get('parameters', '?'):,}",
         f"- Trained with: `{args.command}` on {args.machine}",
-        f"- Step {metadata.get('step')}, seed {config['train']['seed']}, "
+        f"- Weights: {_provenance(metadata)}, seed {config['train']['seed']}, "
         f"data manifest `{metadata.get('data_manifest_hash')}`",
         f"- Date: {args.date}",
     ]
     if args.training:
         summary = training_summary(Path(args.training))
         parts.append(
-            f"- Training: {summary['steps']:,} updates, {summary['epochs']} epochs, "
-            f"mean {summary['tokens_per_s']:,.0f} source+target pieces/s"
+            f"- Training log: {summary['epochs']} epochs, last logged update "
+            f"{summary['steps']:,}, mean {summary['tokens_per_s']:,.0f} source+target pieces/s"
         )
     if args.notes:
         parts += ["", Path(args.notes).read_text(encoding="utf-8").rstrip()]

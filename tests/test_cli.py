@@ -226,6 +226,11 @@ def test_export_writes_a_half_precision_inference_bundle(
     monkeypatch.setattr("sys.stdin", io.StringIO("I see the cat.\n"))
     assert main(["translate", "--checkpoint", str(out), "--device", "cpu"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
+    steps = sorted((run_dir / "checkpoints").iterdir())
+    averaged = tmp_path / "averaged"
+    assert main(["export", *map(str, steps), "--out", str(averaged)]) == 0
+    tied = json.loads((averaged / "metadata.json").read_text())["tied_weights"]
+    assert tied and tied == metadata["tied_weights"]  # averaging keeps shared tables shared
 
 
 def test_without_checkpoint_the_shipped_model_is_used_or_named(

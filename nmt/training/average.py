@@ -78,9 +78,13 @@ def _mean_weights(bundles: list[Bundle]) -> dict[str, torch.Tensor]:
     first = bundles[0].state_dict
     if len(bundles) == 1:
         return dict(first)
-    return {
-        name: torch.stack([b.state_dict[name].float() for b in bundles]).mean(0).to(tensor.dtype)
-        if tensor.is_floating_point()
-        else tensor
-        for name, tensor in first.items()
-    }
+    averaged: dict[str, torch.Tensor] = {}
+    done: dict[int, torch.Tensor] = {}  # tied weights (one tensor, several names) stay tied
+    for name, tensor in first.items():
+        if id(tensor) not in done:
+            stacked = torch.stack([b.state_dict[name].float() for b in bundles])
+            done[id(tensor)] = (
+                stacked.mean(0).to(tensor.dtype) if tensor.is_floating_point() else tensor
+            )
+        averaged[name] = done[id(tensor)]
+    return averaged
