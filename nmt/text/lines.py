@@ -18,8 +18,9 @@ from pathlib import Path
 from nmt.text.clean import decode_utf8
 
 STDIO = (None, "-")
-# what str.splitlines() and text-mode readers take as line ends, besides "\n"
-_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# every character str.splitlines() or a text-mode reader may take as a line end
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
 
 
 def split_lines(data: bytes | str) -> list[str]:
@@ -41,7 +42,7 @@ def read_lines(path: str | Path | None) -> list[str]:
 
 def one_line(text: str) -> str:
     """`text` with every line break (any reader's) replaced by a space."""
-    return _LINE_BREAKS.sub(" ", text)
+    return _LINE_BREAK.sub(" ", text)
 
 
 def format_lines(rows: Sequence[str]) -> bytes:
