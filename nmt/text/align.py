@@ -38,7 +38,8 @@ def piece_ranges(text: str, surfaces: Sequence[str]) -> list[tuple[int, int]] | 
         chunk = surface.replace(SPACE_PIECE, " ")
         if spelled[position : position + len(chunk)] != chunk:
             return None
-        ranges.append((max(position - 1, 0), max(position - 1 + len(chunk), 0)))
+        start = position - 1 + (1 if chunk.startswith(" ") else 0)  # without its space
+        ranges.append((max(start, 0), max(position - 1 + len(chunk), 0)))
         position += len(chunk)
     if position != len(spelled) and spelled[position:].strip():
         return None

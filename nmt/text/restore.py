@@ -2,8 +2,8 @@
 
 For each span of the model's input, in order:
 1. the output already holds it (or its placeholder) at token boundaries: that is it;
-2. else the output tokens aligned to the span that can render it (digits, symbols, a
-   capitalised word for a placeholder name: "3,5" for "3.5") are replaced by the span;
+2. else the output tokens aligned to the span that can render it (digits or symbols:
+   "3,5" for "3.5", "5 $" for "$5") are replaced by the span;
 3. else the span is inserted after the word holding the token that attended to it most
    (before any sentence-final punctuation).
 Placeholders the model repeated or invented are removed. Every span thus comes out
@@ -53,13 +53,10 @@ def _find_text(units: list[Unit], wanted: str) -> list[tuple[int, int]]:
     return runs
 
 
-def _renders(unit: Unit, span: ChunkSpan) -> bool:
-    """Whether a token can be the model's rendering of a span: digits, symbols, or a name
-    for a placeholder (never a plain lower-case word or sentence punctuation)."""
-    text = unit.text
-    if any(char.isdigit() for char in text) or text in _SYMBOLS:
-        return True
-    return span.placeholder is not None and text[:1].isupper()
+def _renders(unit: Unit) -> bool:
+    """Whether a token can be the model's rendering of a span: it has digits or is a symbol
+    (a word, a name or sentence punctuation never is: the span is inserted instead)."""
+    return any(char.isdigit() for char in unit.text) or unit.text in _SYMBOLS
 
 
 def _aligned_run(units: list[Unit], span: ChunkSpan) -> tuple[int, int] | None:
@@ -70,7 +67,7 @@ def _aligned_run(units: list[Unit], span: ChunkSpan) -> tuple[int, int] | None:
         and unit.source is not None
         and unit.source[0] < span.end
         and span.start < max(unit.source[1], unit.source[0] + 1)
-        and _renders(unit, span)
+        and _renders(unit)
         for unit in units
     ]
     if not any(inside):

@@ -1,4 +1,5 @@
-"""Spans that must come out verbatim: URLs, e-mail addresses, times, prices, numbers, entities.
+"""Spans that must come out verbatim: URLs, e-mails, entities, phone numbers, times, prices,
+numbers, and tokens too long to be words (LONG_TOKEN characters without a space).
 
 `find_spans` returns non-overlapping spans in text order; where two kinds overlap, the
 earlier-listed kind wins (a URL holding digits is one URL). A span's trailing sentence
@@ -11,8 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-SpanKind = Literal["url", "email", "entity", "time", "price", "number", "unknown"]
+SpanKind = Literal["url", "email", "entity", "phone", "time", "price", "number", "token", "unknown"]
 
+LONG_TOKEN = 40  # characters without a space: a hash, a path, a blob; not a word to translate
+PHONE_DIGITS = 7  # a run of digit groups is a phone number from this many digits on
 _TRAILING = ".,;:!?)]}'\"»”’"
 _CURRENCY = r"[$€£¥₹¢]"
 _NUMBER = r"\d+(?:[.,]\d+)*"
@@ -20,6 +23,7 @@ _PATTERNS: tuple[tuple[SpanKind, re.Pattern[str]], ...] = (
     ("url", re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`]+", re.IGNORECASE)),
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     ("entity", re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")),
+    ("phone", re.compile(r"(?<![\w+.,])\+?\(?\d{1,4}\)?(?:[ .-]\(?\d{1,4}\)?)+(?![\w])")),
     (
         "time",
         re.compile(r"(?<![\w:.,])\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]m\b)?(?![\w:])", re.IGNORECASE),
@@ -31,6 +35,7 @@ _PATTERNS: tuple[tuple[SpanKind, re.Pattern[str]], ...] = (
         ),
     ),
     ("number", re.compile(rf"(?<![\w.,]){_NUMBER}%?(?![\w])")),
+    ("token", re.compile(rf"(?<!\S)\S{{{LONG_TOKEN},}}(?!\S)")),
 )
 
 
@@ -62,6 +67,8 @@ def find_spans(text: str) -> list[Span]:
         for match in pattern.finditer(text):
             start, end = match.start(), _trim(text, match.start(), match.end(), kind)
             if end <= start or any(taken[start:end]):
+                continue
+            if kind == "phone" and sum(c.isdigit() for c in text[start:end]) < PHONE_DIGITS:
                 continue
             taken[start:end] = [True] * (end - start)
             found.append(Span(start, end, kind))

@@ -21,6 +21,12 @@ from nmt.text.spans import find_spans
         ("Up 1,000.5% in 2013.", [("1,000.5%", "number"), ("2013", "number")]),
         ("a &lt; b &#60; c", [("&lt;", "entity"), ("&#60;", "entity")]),
         ("No numbers in mp3, A4 or 1st.", []),
+        (
+            "Call +33 6 12 34 56 78 or 555-1234.",
+            [("+33 6 12 34 56 78", "phone"), ("555-1234", "phone")],
+        ),
+        ("Lists 1, 2, 3 and 4 5 6 stay numbers.", [(n, "number") for n in "123456"]),
+        ("Hash " + "ab12" * 10 + " here.", [("ab12" * 10, "token")]),
     ],
 )
 def test_find_spans(text: str, expected: list[tuple[str, str]]) -> None:
