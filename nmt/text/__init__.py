@@ -11,8 +11,9 @@ Guarantees (each one tested, `tests/text/`):
   as N lines; a translation never holds a line break.
 - **Nothing invented**: a text with no letter outside protected spans (punctuation,
   emoji, symbols, numbers, URLs...) comes back as it is (`clean.tidy`).
-- **Verbatim spans**: URLs, e-mail addresses, times, prices, numbers, entities and
-  characters the tokenizer does not know come out exactly as they came in, once each
+- **Verbatim spans**: URLs, e-mail addresses, phone numbers, times, prices, numbers,
+  entities, over-long tokens and characters the tokenizer does not know come out exactly
+  as they came in, once each
   (`spans`, `restore`), placed by the model's attention.
 - **Case patterns kept**: ALL-CAPS and Title-Case input are translated in sentence case
   and the output given the same pattern (`casing`).

@@ -2,8 +2,8 @@
 
 `translate_texts` is what `NeuralTranslator.translate` runs. For each text:
 1. clean it (`clean.sanitize`): never fails, whatever the string;
-2. find protected spans: URLs, e-mails, times, prices, numbers, entities
-   (`spans.find_spans`) and runs of characters the tokenizer does not know;
+2. find protected spans: URLs, e-mails, entities, phone numbers, times, prices, numbers,
+   over-long tokens (`spans.find_spans`) and runs of characters the tokenizer lacks;
 3. nothing to translate (no letter outside those spans: punctuation, emoji, symbols,
    numbers) -> the text comes back as it is (`clean.tidy`), the model is not called;
 4. ALL-CAPS / Title-Case -> the model sees sentence case (`casing`);
