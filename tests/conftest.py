@@ -12,7 +12,6 @@ from nmt.data.prepare import PrepareOptions, prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ZIP = REPO.parent / "shared" / "data" / "tatoeba" / "fra-eng.zip"
-SHIPPED_MODEL = REPO / "models" / "en-fr-base"
 
 _SUBJECTS = [
     ("I", "Je", 0),
@@ -79,14 +78,6 @@ def prepared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corpus = write_corpus(root / "pairs.txt")
     options = PrepareOptions(source=str(corpus), out=root / "data", vocab_size=96)
     return prepare_data(options, progress=False).out_dir
-
-
-@pytest.fixture(scope="session")
-def shipped_model_dir() -> Path:
-    """The shipped trained bundle, models/en-fr-base (tests that need it skip without it)."""
-    if not (SHIPPED_MODEL / "model.safetensors").is_file():
-        pytest.skip("no trained model at models/en-fr-base")
-    return SHIPPED_MODEL
 
 
 @pytest.fixture(autouse=True)
