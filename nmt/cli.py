@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,18 +197,9 @@ def _search_options(args: argparse.Namespace, base: SearchOptions, **fixed: Any)
     return dataclasses.replace(base, **{**given, **fixed})
 
 
-def _read_lines(path: str | None) -> Iterator[str]:
-    handle = sys.stdin if path in (None, "-") else open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
-    try:
-        for line in handle:
-            yield line.rstrip("\n").rstrip("\r")
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
-
-
 def _cmd_translate(args: argparse.Namespace) -> int:
     from nmt.evaluation.evaluate import translate_all
+    from nmt.text.lines import read_lines, write_lines
     from nmt.translator import load_translator, resolve_checkpoint
 
     translator = load_translator(resolve_checkpoint(args.checkpoint), args.device, args.quantize)
@@ -216,7 +207,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     options = _search_options(args, translator.default_options)
     if options.n_best > options.beam_size:
         raise _UsageError("--n-best cannot exceed the beam size")
-    lines = list(_read_lines(args.input))
+    lines = read_lines(args.input)
     show_progress = args.input not in (None, "-") and not args.quiet
     translations = translate_all(
         translator, lines, options, args.batch_size, progress=show_progress, label="translate"
@@ -228,18 +219,8 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         else:
             best = [(t.text, t.score), *((a.text, a.score) for a in t.alternatives)]
             rows.append("\t".join(f"{text}\t{score:.4f}" for text, score in best))
-    _write_lines(args.output, rows)
+    write_lines(args.output, rows)
     return EXIT_OK
-
-
-def _write_lines(path: str | None, rows: Sequence[str]) -> None:
-    text = "".join(row + "\n" for row in rows)
-    if path in (None, "-"):
-        sys.stdout.write(text)
-        return
-    from nmt.fileio import write_text_atomic
-
-    write_text_atomic(Path(path), text)
 
 
 def _add_search_arguments(p: argparse.ArgumentParser) -> None:
@@ -530,6 +511,17 @@ def _add_attention(sub: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------- main
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (stdout replaced in tests)
+        pass
+
+
 class _UsageError(Exception):
     """A bad combination of arguments (exit 2)."""
 
@@ -575,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nmt: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`nmt translate | head -1`): stop quietly
+        _silence_stdout()
+        return EXIT_FAILURE
     except OSError as err:
         if args.debug:
             raise

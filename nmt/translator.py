@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,36 +23,20 @@ from nmt.decoding.types import Hypothesis, SearchOptions
 from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq, build_model
 from nmt.runtime import resolve_device
+from nmt.text.pipeline import translate_texts
+from nmt.translation import Alternative, Link, Translation
+
+__all__ = [
+    "MAX_SOURCE_PIECES",
+    "Alternative",
+    "Link",
+    "NeuralTranslator",
+    "Translation",
+    "Translator",
+    "load_translator",
+]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """A lower-ranked hypothesis of an n-best list."""
-
-    text: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Translation:
-    """The translation of one input text, with what a caller may want to inspect."""
-
-    source: str
-    text: str
-    score: float  # ranking score of the best hypothesis
-    token_log_probs: list[float]  # per target token of the best hypothesis, eos included
-    source_pieces: list[str]
-    target_pieces: list[str]
-    alternatives: list[Alternative] = field(default_factory=list)
-    attention: list[list[float]] | None = None  # (target pieces + eos) x (source pieces + eos)
-    copy_probability: list[float] | None = None  # 1 - p_gen per target token (copy models)
-
-    @property
-    def mean_log_prob(self) -> float:
-        """Mean token log-probability: a length-independent confidence."""
-        return sum(self.token_log_probs) / max(1, len(self.token_log_probs))
 
 
 class Translator(Protocol):
@@ -71,7 +54,11 @@ class Translator(Protocol):
         ...
 
 
-MAX_SOURCE_PIECES = 250  # longer inputs are truncated (with a warning) to bound memory
+# Longest model input, in source pieces (eos excluded), bounding memory and time. Longer
+# texts are split into parts at clause punctuation, then whitespace, each translated on
+# its own and joined (`nmt.text.chunks`); nothing is cut off. About 1,000 characters of
+# ordinary English.
+MAX_SOURCE_PIECES = 250
 
 
 class NeuralTranslator:
@@ -99,11 +86,28 @@ class NeuralTranslator:
         """Name, languages, config, parameters, data manifest hash, scores."""
         return self._info
 
+    @property
+    def max_source_pieces(self) -> int:
+        """Longest model input in pieces (eos excluded); the text boundary splits longer ones."""
+        return MAX_SOURCE_PIECES
+
     def translate(
         self, texts: Sequence[str], options: SearchOptions | None = None
     ) -> list[Translation]:
-        """Translate texts in length-sorted batches; empty texts give empty translations."""
-        options = options or self.default_options
+        """Translate any strings, one Translation per string, never raising on content.
+
+        The text boundary (`nmt.text.pipeline`) cleans each text, keeps texts with nothing
+        to translate as they are, carries numbers, URLs, e-mails... over verbatim, handles
+        ALL-CAPS/Title-Case and splits over-long texts; empty texts give empty translations.
+        """
+        return translate_texts(self, texts, options or self.default_options)
+
+    def piece_surfaces(self, text: str) -> list[tuple[str, bool]]:
+        """(surface, is unknown) of each source piece of a normalised text (eos excluded)."""
+        return self.src_tokenizer.surfaces(text)
+
+    def translate_segments(self, texts: Sequence[str], options: SearchOptions) -> list[Translation]:
+        """The model alone: translate normalised texts in length-sorted batches."""
         encoded = [self._encode_source(text) for text in texts]
         results: list[Translation | None] = [None] * len(texts)
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
@@ -122,7 +126,7 @@ class NeuralTranslator:
         if not text:
             return []
         ids = self.src_tokenizer.encode(text)
-        if len(ids) > MAX_SOURCE_PIECES:
+        if len(ids) > MAX_SOURCE_PIECES:  # the text boundary splits such texts before this
             logger.warning("input of %d pieces truncated to %d", len(ids), MAX_SOURCE_PIECES)
             ids = ids[:MAX_SOURCE_PIECES]
         return ids + [self.src_tokenizer.eos_id]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from nmt.decoding.types import SearchOptions
+from nmt.text import MarkupTemplate, Template, split_html, split_sentences
 from nmt.translator import Alternative, Translation
 from service.batching import DynamicBatcher
 from service.diagnostics import EOS_PIECE, finite, has_repetition, untranslated_pieces
@@ -20,7 +21,6 @@ from service.schemas import (
     TranslationOut,
 )
 from service.settings import ServiceSettings
-from service.text import Template, split_html, split_sentences
 
 TextFormat = Literal["text", "html"]
 
@@ -31,13 +31,13 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str from JSON keeps pairs j
 class DocumentTranslation:
     """One input text: its template and the translation of each of its sentences."""
 
-    template: Template
+    template: Template | MarkupTemplate
     sentences: list[Translation]
 
     @property
     def text(self) -> str:
         """The reassembled translation."""
-        return self.template.fill([t.text for t in self.sentences])
+        return self.template.fill(self.sentences)
 
     def alternative_texts(self) -> list[tuple[str, float]]:
         """The text's alternatives, best first, each with its score (summed over sentences).

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nmt.errors import DataError
+from nmt.text.lines import split_lines
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "valid", "test")
@@ -72,7 +73,7 @@ def _check_split(split: str) -> None:
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataError(f"missing {path}; " + _prepare_hint(path.parent))
-    return path.read_text(encoding="utf-8").split("\n")[:-1]
+    return split_lines(path.read_bytes())  # lines end at "\n" only, as they were written
 
 
 def read_split_text(data_dir: str | Path, split: str) -> tuple[list[str], list[str]]:

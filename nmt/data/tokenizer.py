@@ -106,6 +106,14 @@ class Tokenizer:
         """Piece ids of many sentences (no bos/eos)."""
         return self._sp.encode(list(texts), num_threads=2)
 
+    def surfaces(self, text: str) -> list[tuple[str, bool]]:
+        """(surface, is unknown) of each piece of one sentence: "▁" + ... spell " " + text.
+
+        The text must be valid Unicode (no lone surrogates): see `nmt.text.clean.sanitize`.
+        """
+        pieces = self._sp.encode(text, out_type=str)
+        return [(piece, self._sp.piece_to_id(piece) == self.unk_id) for piece in pieces]
+
     def decode(self, ids: Iterable[int]) -> str:
         """Text of piece ids, skipping pad/bos/eos."""
         return self._sp.decode([int(i) for i in ids if int(i) not in self._skip])

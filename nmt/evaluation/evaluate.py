@@ -22,6 +22,7 @@ from nmt.data.dataset import ReferenceGroup, manifest_hash, read_groups, read_sp
 from nmt.decoding.types import SearchOptions
 from nmt.errors import DataError, NmtError
 from nmt.evaluation.metrics import CorpusScore, score_corpus
+from nmt.text.lines import split_lines
 
 if TYPE_CHECKING:  # only for annotations: evaluation need not import the model stack
     from nmt.translator import Translation, Translator
@@ -231,15 +232,12 @@ def evaluate_translator(
 
 
 def _read_hypotheses(path: Path) -> list[str]:
-    """One hypothesis per line; a final newline does not add an empty hypothesis."""
+    """One hypothesis per line, lines ending at "\\n" only (`nmt.text.lines`)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise NmtError(f"cannot read hypotheses {path}: {error}") from error
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise NmtError(f"cannot read hypotheses {path}: {error.strerror or error}") from error
+    return split_lines(data)
 
 
 def score_hypotheses_file(hyps_path: Path, data_dir: Path, split: str) -> dict[str, Any]:

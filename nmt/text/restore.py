@@ -1,0 +1,131 @@
+"""Put protected spans back into a translation, verbatim, where the alignment says.
+
+For each span of the model's input, in order:
+1. the output already holds it (or its placeholder) at token boundaries: that is it;
+2. else the output tokens aligned to the span that can render it (digits or symbols:
+   "3,5" for "3.5", "5 $" for "$5") are replaced by the span;
+3. else the span is inserted after the word holding the token that attended to it most
+   (before any sentence-final punctuation).
+Placeholders the model repeated or invented are removed. Every span thus comes out
+exactly once, whatever the model wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nmt.text.align import Unit, spell_units
+
+_FINAL = frozenset(".!?…:;\"'»”’)]")
+_SYMBOLS = frozenset("$€£¥₹¢%@/#&+=~^*_|\\")
+
+
+@dataclass(frozen=True)
+class ChunkSpan:
+    """A protected span of the model's input: [start, end) there, and what to output."""
+
+    start: int
+    end: int
+    verbatim: str
+    placeholder: str | None  # the word the model saw instead, or None (it saw the span)
+
+
+def _covered_pieces(span: ChunkSpan, source_ranges: Sequence[tuple[int, int]]) -> list[int]:
+    return [i for i, (a, b) in enumerate(source_ranges) if a < span.end and span.start < b]
+
+
+def _find_text(units: list[Unit], wanted: str) -> list[tuple[int, int]]:
+    """Runs [i, j) of free units whose text (with their spaces) is exactly `wanted`."""
+    text, ranges = spell_units(units)
+    starts = {start: i for i, (start, _) in enumerate(ranges)}
+    ends = {end: i for i, (_, end) in enumerate(ranges)}
+    runs, position = [], text.find(wanted)
+    while position >= 0 and wanted:
+        first, last = starts.get(position), ends.get(position + len(wanted))
+        if (
+            first is not None
+            and last is not None
+            and all(unit.span is None for unit in units[first : last + 1])
+        ):
+            runs.append((first, last + 1))
+        position = text.find(wanted, position + 1)
+    return runs
+
+
+def _renders(unit: Unit) -> bool:
+    """Whether a token can be the model's rendering of a span: it has digits or is a symbol
+    (a word, a name or sentence punctuation never is: the span is inserted instead)."""
+    return any(char.isdigit() for char in unit.text) or unit.text in _SYMBOLS
+
+
+def _aligned_run(units: list[Unit], span: ChunkSpan) -> tuple[int, int] | None:
+    """The first run of free units aligned (by their best source piece) into the span
+    that can render it (`_renders`)."""
+    inside = [
+        unit.span is None
+        and unit.source is not None
+        and unit.source[0] < span.end
+        and span.start < max(unit.source[1], unit.source[0] + 1)
+        and _renders(unit)
+        for unit in units
+    ]
+    if not any(inside):
+        return None
+    first = inside.index(True)
+    last = first
+    while last + 1 < len(units) and inside[last + 1]:
+        last += 1
+    return first, last + 1
+
+
+def _insert_at(units: list[Unit], span: ChunkSpan, pieces: list[int]) -> int:
+    """Where to insert a span no output token renders: after its most attentive token."""
+    if not units:
+        return 0
+    if pieces and any(unit.weights for unit in units):
+        mass = [_mass(unit.weights, pieces) for unit in units]
+        position = max(range(len(units)), key=mass.__getitem__) + 1
+    else:
+        starts = [unit.source[0] if unit.source else 0 for unit in units]
+        position = next((i for i, start in enumerate(starts) if start >= span.start), len(units))
+    while position < len(units) and not units[position].space_before:
+        position += 1  # not inside a word ("Qu'est-ce", "l'homme")
+    while position > 0 and units[position - 1].text in _FINAL and units[position - 1].span is None:
+        position -= 1
+    return position
+
+
+def _mass(weights: list[float] | None, pieces: list[int]) -> float:
+    """Attention a token gave to the given source pieces (0 without attention)."""
+    if not weights:
+        return 0.0
+    return sum(weights[p] for p in pieces if p < len(weights))
+
+
+def restore_spans(
+    units: list[Unit], spans: Sequence[ChunkSpan], source_ranges: Sequence[tuple[int, int]]
+) -> list[Unit]:
+    """The units with every span carried verbatim exactly once (module rules)."""
+    units = list(units)
+    for index, span in enumerate(spans):
+        wanted = span.placeholder or span.verbatim
+        pieces = _covered_pieces(span, source_ranges)
+        runs = _find_text(units, wanted)  # the model wrote it, maybe twice: the most attentive
+        run = (
+            max(runs, key=lambda r: sum(_mass(u.weights, pieces) for u in units[r[0] : r[1]]))
+            if runs
+            else _aligned_run(units, span)
+        )
+        replacement = Unit(span.verbatim, True, (span.start, span.end), None, span=index)
+        if run is not None:
+            first, last = run
+            replacement.space_before = units[first].space_before
+            units[first:last] = [replacement]
+        else:
+            position = _insert_at(units, span, pieces)
+            if position == 0 and units:
+                units[0].space_before = True
+            units.insert(position, replacement)
+    invented = {span.placeholder for span in spans if span.placeholder}
+    return [unit for unit in units if unit.span is not None or unit.text not in invented]
