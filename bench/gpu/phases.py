@@ -38,6 +38,7 @@ def run_all(run: Any) -> None:
     results = run.results
     results["device"] = decode_speed.device_name("cuda" if torch.cuda.is_available() else "cpu")
     results["versions"] = versions()
+    run.on_write = headline  # the top-level figures stay current if the run is cut short
     run.write()
     results["peer"] = run.phase("peer", lambda: run_peer(run))
     results["ours"] = {}
@@ -49,7 +50,6 @@ def run_all(run: Any) -> None:
     bundle_dir = Path(tempfile.mkdtemp(prefix="nmt-gpu-bundle-")) / f"{run.args.config}-gpu"
     results["ours"]["bundle"] = run.phase("bundle", lambda: bundle(run, held["model"], bundle_dir))
     results["ours"]["evaluate"] = run.phase("evaluate", lambda: evaluate(run, bundle_dir))
-    headline(results)
 
 
 def versions() -> dict[str, Any]:
@@ -206,7 +206,9 @@ def _ratio(top: Any, bottom: Any) -> float | None:
 
 def headline(results: dict[str, Any]) -> None:
     """Copy the figures the issue asks for to the top level of the JSON."""
-    peer_result, mine = results.get("peer"), results.get("ours", {})
+    peer_result, mine = results.get("peer"), results.get("ours") or {}
+    if isinstance(results.get("versions"), dict):
+        results["versions"]["onmt"] = _get(peer_result, "onmt_version")
     rates = [_get(mine, path, "tokens_per_second") for path in PATHS]
     results.update(
         peer_tokens_per_s=_get(peer_result, "train", "tokens_per_s"),

@@ -5,6 +5,7 @@
 
 Phases, each with its own time budget; a failed phase is recorded and the next one runs:
   install        the kit's wheels into --site (pydantic & co. for us, OpenNMT-py for the peer)
+  data           the kit's prepared data unpacked (or --data)
   peer           OpenNMT-py 3.5.1, the ../shared/peers recipe unchanged (LSTM shape, 4096-token
                  batches, fp16): ~60 s of steps, its tokens/s; its decoding speed and scores on
                  its own model (beam 5 and 1, batch 64, every test line)
@@ -117,6 +118,7 @@ class Run:
         }
         for key in REQUIRED_KEYS:
             self.results.setdefault(key, None)
+        self.on_write: Callable[[dict[str, Any]], None] | None = None  # e.g. the headline keys
 
     def left(self) -> float:
         """Seconds until the run's deadline."""
@@ -125,6 +127,8 @@ class Run:
     def write(self) -> None:
         """Rewrite OUT/gpu-results.json (atomically)."""
         self.results["wall_seconds"] = round(time.monotonic() - self.started, 1)
+        if self.on_write is not None:
+            self.on_write(self.results)
         path = self.args.out / RESULTS_NAME
         staging = path.with_suffix(".tmp")
         staging.write_text(json.dumps(self.results, indent=1, default=str), encoding="utf-8")
