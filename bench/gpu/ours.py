@@ -24,10 +24,10 @@ import decode_speed
 import torch
 import train_throughput as tt
 
+from nmt.checkpoint import load_bundle, save_bundle
 from nmt.data.dataset import build_groups, load_manifest, manifest_hash, read_split_text
 from nmt.evaluation.metrics import score_corpus
 from nmt.model.compiled import CompileSettings
-from nmt.training.checkpoint import load_bundle, save_bundle
 from nmt.translator import build_translator
 
 

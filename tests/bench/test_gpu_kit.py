@@ -19,9 +19,9 @@ from types import ModuleType
 
 import pytest
 
+from nmt.checkpoint import load_bundle
 from nmt.data.dataset import load_token_ids, read_split_text
 from nmt.data.tokenizer import Tokenizer
-from nmt.training.checkpoint import load_bundle
 from nmt.translator import build_translator
 
 GPU_BENCH = Path(__file__).resolve().parents[2] / "bench" / "gpu"
