@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--site", type=Path, default=None, help="wheels go here (/tmp/site)")
     parser.add_argument("--config", default="lstm", help="our preset (the peer's shape: lstm)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--peer-steps", type=int, default=None, help="the peer's training steps")
     parser.add_argument("--train-seconds", type=float, default=None)
     parser.add_argument("--deadline", type=float, default=None, help="seconds for the whole run")
     parser.add_argument("--final-lr-fraction", type=float, default=0.05)
@@ -93,6 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         plan = dataclasses.replace(plan, train_seconds=args.train_seconds)
     if args.deadline is not None:
         plan = dataclasses.replace(plan, deadline=args.deadline)
+    if args.peer_steps is not None:
+        plan = dataclasses.replace(plan, peer_steps=args.peer_steps)
     args.plan = plan
     if args.site is None and args.mode != "dry-run":
         args.site = Path("/tmp/site")
