@@ -26,7 +26,7 @@ from nmt.data.dataset import read_split_text
 from nmt.decoding.types import SearchOptions
 from nmt.errors import NmtError
 from nmt.evaluation.evaluate import translate_all
-from nmt.translator import Translator, load_translator
+from nmt.translator import Translation, Translator, load_translator
 
 DEFAULT_DATA = Path("data/prepared/fra-eng")
 WARMUP_SENTENCES = 16
@@ -66,6 +66,13 @@ def time_beam(
     translator: Translator, texts: Sequence[str], options: SearchOptions, batch_size: int
 ) -> dict[str, Any]:
     """Warm up on a few sentences, then time translating all texts with these options."""
+    return timed_translations(translator, texts, options, batch_size)[1]
+
+
+def timed_translations(
+    translator: Translator, texts: Sequence[str], options: SearchOptions, batch_size: int
+) -> tuple[list[Translation], dict[str, Any]]:
+    """The translations of all texts and the timing record of `time_beam`."""
     translate_all(translator, texts[:WARMUP_SENTENCES], options, batch_size)
     _synchronize()
     started = time.perf_counter()
@@ -73,7 +80,7 @@ def time_beam(
     _synchronize()
     seconds = max(time.perf_counter() - started, 1e-9)
     tokens = sum(len(_without_eos(translation.target_pieces)) for translation in translations)
-    return {
+    return translations, {
         "beam": options.beam_size,
         "sentences": len(texts),
         "target_tokens": tokens,

@@ -60,6 +60,42 @@ class _Steps:
         return torch.stack(self.coverage_losses, 1) if self.coverage_losses else None
 
 
+@dataclass(frozen=True)
+class DecoderRun:
+    """A teacher-forced run of the decoder over T steps, per-step tensors stacked on dim 1."""
+
+    tops: Tensor  # (B, T, H) top-layer states s_t
+    contexts: Tensor  # (B, T, He) fp32 contexts ctx_t
+    attention: Tensor  # (B, T, S) fp32
+    coverage_loss: Tensor | None  # (B, T), coverage models only
+    final: DecoderState | None = None  # the state after the last step (to continue the run)
+
+
+def unroll_decoder(
+    decoder: Decoder,
+    gates: Tensor,
+    state: DecoderState,
+    memory: EncoderMemory,
+    hidden_mask: Tensor | None,
+) -> DecoderRun:
+    """Run `decoder.step` over every step of the precomputed input gates (B, T, G).
+
+    The only loop of the teacher-forced forward; the compiled training path
+    (nmt.model.compiled) traces this same function over fixed-length chunks of T.
+    """
+    steps = _Steps([], [], [], [])
+    for t in range(gates.size(1)):
+        state, attention, cov_loss = decoder.step(gates[:, t], state, memory, hidden_mask)
+        steps.add(state, attention, cov_loss)
+    return DecoderRun(
+        tops=torch.stack(steps.tops, 1),
+        contexts=torch.stack(steps.contexts, 1),
+        attention=torch.stack(steps.attentions, 1),
+        coverage_loss=steps.coverage_loss(),
+        final=state,
+    )
+
+
 class Seq2Seq(nn.Module):
     """Attentional RNN encoder-decoder, optionally with coverage and copy.
 
@@ -137,26 +173,35 @@ class Seq2Seq(nn.Module):
             return self._teacher_forced(tgt_in, state, memory, hidden_mask)
         return self._scheduled_sampling(tgt_in, state, memory, hidden_mask, teacher_forcing)
 
+    def target_gates(self, tgt_in: Tensor) -> tuple[Tensor, Tensor]:
+        """Embedded target inputs (B, T, E) and layer 0's input gates (B, T, G), for all T
+        at once: hoisted out of the time loop."""
+        embedded = self._embed_target(tgt_in)  # (B, T, E)
+        return embedded, self.decoder.embedding_gates(embedded)
+
+    def predict_all(self, run: DecoderRun, embedded: Tensor, source_ids: Tensor) -> ForwardOutput:
+        """The output layer (and copy mixture) once over all T steps of a decoder run.
+
+        run: per-step tensors (B, T, .); embedded (B, T, E); source_ids (B, S).
+        """
+        if self.copy is None:
+            features = self.decoder.output_features(run.tops, run.contexts, embedded)
+            return ForwardOutput(
+                self.generator(features), run.attention, run.coverage_loss, None, False
+            )
+        log_probs, p_gen = self._distribution(
+            run.tops, run.contexts, embedded, run.attention, source_ids
+        )
+        return ForwardOutput(log_probs, run.attention, run.coverage_loss, p_gen)
+
     def _teacher_forced(
         self, tgt_in: Tensor, state: DecoderState, memory: EncoderMemory, mask: Tensor | None
     ) -> ForwardOutput:
         # Embeddings and their input gates for all T at once; the loop only runs the
         # recurrence and attention; the output layer is applied once over (B, T, .).
-        embedded = self._embed_target(tgt_in)  # (B, T, E)
-        gates = self.decoder.embedding_gates(embedded)  # (B, T, G)
-        steps = _Steps([], [], [], [])
-        for t in range(tgt_in.size(1)):
-            state, attention, cov_loss = self.decoder.step(gates[:, t], state, memory, mask)
-            steps.add(state, attention, cov_loss)
-        attention = torch.stack(steps.attentions, 1)  # (B, T, S)
-        tops, contexts = torch.stack(steps.tops, 1), torch.stack(steps.contexts, 1)
-        if self.copy is None:
-            logits = self.generator(self.decoder.output_features(tops, contexts, embedded))
-            return ForwardOutput(logits, attention, steps.coverage_loss(), None, False)
-        log_probs, p_gen = self._distribution(
-            tops, contexts, embedded, attention, memory.source_ids
-        )
-        return ForwardOutput(log_probs, attention, steps.coverage_loss(), p_gen)
+        embedded, gates = self.target_gates(tgt_in)
+        run = unroll_decoder(self.decoder, gates, state, memory, mask)
+        return self.predict_all(run, embedded, memory.source_ids)
 
     def _scheduled_sampling(
         self,

@@ -1,0 +1,226 @@
+"""Our side of the GPU run: throughput, the timed training run, the bundle and its evaluation.
+
+The measuring code is bench/train_throughput.py's (build_setup, make_forward, run_steps) and
+bench/decode_speed.py's (timed_translations); this module only strings them together:
+- `measure`: warm-up steps (compilation included), then training steps for a time budget;
+- `train_on`: more steps on the same model for a time budget, the learning rate following a
+  cosine over that time (from the config's rate down to `final_lr_fraction` of it);
+- `save_trained`: an inference bundle (fp16 weights, as `nmt export` writes);
+- `evaluate`: every test line translated (batch 64, greedy and beam 5) and timed, scored
+  multi-reference (one segment per unique source, its first line's hypothesis, all its
+  references; the peer's score.py does the same) and single-reference (every line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import decode_speed
+import torch
+import train_throughput as tt
+
+from nmt.checkpoint import load_bundle, save_bundle
+from nmt.data.dataset import build_groups, load_manifest, manifest_hash, read_split_text
+from nmt.evaluation.metrics import score_corpus
+from nmt.model.compiled import CompileSettings
+from nmt.translator import build_translator
+
+
+class GpuSampler:
+    """Mean GPU utilization (%) over a block, sampled by NVML every `period` seconds.
+
+    `mean` stays None on a CPU, or when NVML (nvidia-ml-py) is not there.
+    """
+
+    def __init__(self, device: torch.device, period: float = 0.5) -> None:
+        self.device, self.period = device, period
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                self.samples.append(float(torch.cuda.utilization(self.device)))
+            except Exception:  # no NVML: no samples, never a failed phase
+                return
+
+    def __enter__(self) -> GpuSampler:
+        if self.device.type == "cuda":
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2 * self.period)
+
+    @property
+    def mean(self) -> float | None:
+        """The mean of the samples, or None without samples."""
+        return round(sum(self.samples) / len(self.samples), 1) if self.samples else None
+
+
+def compile_counters() -> dict[str, Any]:
+    """Dynamo's graph/recompile/graph-break counts and inductor's CUDA-graph skips."""
+    from torch._dynamo.utils import counters
+
+    picked = {f"stats.{k}": v for k, v in counters["stats"].items()}
+    picked.update({f"graph_break.{k}": v for k, v in counters["graph_break"].items()})
+    picked.update({f"inductor.{k}": v for k, v in counters["inductor"].items() if "cudagraph" in k})
+    return picked
+
+
+@dataclasses.dataclass
+class Trained:
+    """A model being trained, with its forward path and what it has done so far."""
+
+    setup: tt.Setup
+    forward: tt.Forward
+    path: str  # "plain" or "compiled"
+    batches: Any  # the batch iterator, continued by later steps
+    steps: int = 0
+    seconds: float = 0.0  # training wall time, warm-up and compilation included
+    tokens: int = 0
+
+
+def measure(
+    config: str,
+    data_dir: Path,
+    overrides: list[str],
+    device: str,
+    compiled: bool,
+    settings: CompileSettings,
+    warmup: int,
+    seconds: float,
+    max_steps: int | None = None,
+) -> tuple[dict[str, Any], Trained]:
+    """Build a fresh model, warm up, then time steps for `seconds`; (figures, the model)."""
+    setup = tt.build_setup(config, data_dir, overrides, device)
+    forward, description = tt.make_forward(setup.model, compiled, settings)
+    batches = setup.batches()
+    with GpuSampler(setup.device) as sampler:
+        stats = tt.run_steps(setup, forward, batches, warmup, max_steps, seconds)
+    figures = {"forward_path": description, **stats.summary(), "gpu_busy_percent": sampler.mean}
+    figures["forward_calls"] = getattr(forward, "calls", None)
+    figures["compile_counters"] = compile_counters() if compiled else None
+    figures["peak_memory_mb"] = round(tt.peak_memory_mb(setup.device), 1)
+    figures["parameters"] = sum(p.numel() for p in setup.model.parameters())
+    figures["bf16_autocast"] = setup.autocast
+    trained = Trained(setup, forward, "compiled" if compiled else "plain", batches)
+    trained.steps = stats.warmup_steps + stats.steps
+    trained.seconds = stats.warmup_seconds + stats.seconds
+    trained.tokens = stats.warmup_tokens + stats.src_tokens + stats.tgt_tokens
+    return figures, trained
+
+
+def train_on(
+    trained: Trained, seconds: float, final_lr_fraction: float, warmup_steps: int = 0
+) -> dict[str, Any]:
+    """Train `trained` for `seconds` more, the learning rate on a cosine over that time."""
+    optimizer = trained.setup.optimizer
+    peak = trained.setup.config.train.learning_rate
+
+    def set_rate(step: int, fraction: float) -> None:
+        warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+        cosine = 0.5 * (1 + math.cos(math.pi * fraction))  # 1 -> 0 over the time budget
+        cosine = final_lr_fraction + (1 - final_lr_fraction) * cosine
+        for group in optimizer.param_groups:
+            group["lr"] = peak * warm * cosine
+
+    with GpuSampler(trained.setup.device) as sampler:
+        stats = tt.run_steps(
+            trained.setup, trained.forward, trained.batches, 0, None, seconds, set_rate
+        )
+    trained.steps += stats.steps
+    trained.seconds += stats.seconds
+    trained.tokens += stats.src_tokens + stats.tgt_tokens
+    return {
+        **stats.summary(),
+        "gpu_busy_percent": sampler.mean,
+        "final_learning_rate": optimizer.param_groups[0]["lr"],
+        "losses_every_50_steps": stats.losses,
+    }
+
+
+def save_trained(trained: Trained, directory: Path, extra: dict[str, Any]) -> Path:
+    """Write the model as an inference bundle (fp16 weights, no optimizer state)."""
+    setup = trained.setup
+    manifest = load_manifest(setup.data_dir)
+    src, tgt = setup.src_tok, setup.tgt_tok
+    tokenizers = (
+        {"spm.model": src.model_bytes}
+        if src is tgt
+        else {"spm.src.model": src.model_bytes, "spm.tgt.model": tgt.model_bytes}
+    )
+    metadata = {
+        "name": f"{setup.config.name}-gpu",
+        "step": trained.steps,
+        "src_lang": manifest["languages"]["src"],
+        "tgt_lang": manifest["languages"]["tgt"],
+        "seed": setup.config.train.seed,
+        "data_manifest_hash": manifest_hash(setup.data_dir),
+        "data_source_sha256": manifest["source"]["sha256"],
+        "tokenizer_sha256": {"src": src.sha256, "tgt": tgt.sha256},
+        "scores": {},
+        "train_seconds": round(trained.seconds, 2),
+        "device": str(setup.device),
+        "weights_dtype": "float16",
+        **extra,
+    }
+    state = {k: v.detach() for k, v in setup.model.state_dict().items()}
+    return save_bundle(
+        directory, state, setup.config, metadata, tokenizers, weights_dtype=torch.float16
+    )
+
+
+def evaluate(
+    bundle_dir: Path,
+    data_dir: Path,
+    device: str,
+    beams: tuple[int, ...],
+    batch_size: int,
+    limit: int | None,
+    hyps_dir: Path,
+) -> dict[str, Any]:
+    """Translate the test lines per beam (timed), score them; hypotheses to hyps_dir."""
+    translator = build_translator(load_bundle(bundle_dir), device)
+    sources, targets = read_split_text(data_dir, "test")
+    sources, targets = sources[:limit], targets[:limit]
+    groups = build_groups(sources, targets)
+    base = decode_speed.search_options(translator.info)
+    on_cuda = translator.device.type == "cuda"
+    results: dict[str, Any] = {"test_lines": len(sources), "unique_sources": len(groups)}
+    results["bf16_autocast"] = on_cuda
+    hyps_dir.mkdir(parents=True, exist_ok=True)
+    for beam in beams:
+        options = dataclasses.replace(base, beam_size=beam, n_best=1)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else nullcontext()
+        with autocast:
+            translations, record = decode_speed.timed_translations(
+                translator, sources, options, batch_size
+            )
+        hypotheses = [t.text for t in translations]
+        (hyps_dir / f"test.beam{beam}.fr").write_text(
+            "".join(h + "\n" for h in hypotheses), encoding="utf-8"
+        )
+        multi = score_corpus(
+            [hypotheses[g.pair_indices[0]] for g in groups], [g.references for g in groups]
+        )
+        single = score_corpus(hypotheses, [[t] for t in targets])
+        results[f"beam{beam}"] = {
+            "sentences_per_second": round(record["sentences_per_second"], 1),
+            "seconds": round(record["seconds"], 3),
+            "target_tokens_per_second": round(record["target_tokens_per_second"], 1),
+            "multi_ref": {"bleu": round(multi.bleu, 2), "chrf": round(multi.chrf, 2)},
+            "single_ref": {"bleu": round(single.bleu, 2), "chrf": round(single.chrf, 2)},
+            "bleu_signature": multi.bleu_signature,
+            "settings": record["settings"],
+        }
+    return results

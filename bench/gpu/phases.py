@@ -1,0 +1,252 @@
+"""The phases of bench/gpu/run.py after the install (this module imports torch and nmt).
+
+Each phase function returns a dict that goes into the results (`Run.phase` records its
+status); the headline figures are copied to the top level of the JSON at the end.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import decode_speed
+import kit
+import ours
+import peer
+import torch
+
+import nmt
+from nmt.model.compiled import CompileSettings
+
+PART_BYTES = 14 * 2**20  # every bundle part under 15 MiB
+MAX_OUT_FILES = 8  # what comes back from the device machine
+PATHS = ("plain", "compiled")
+BEAMS = (5, 1)  # beam 5 first: the headline BLEU and decoding target
+EVAL_BATCH = 64
+
+
+def run_all(run: Any) -> None:
+    """peer, ours_plain, ours_compiled, train, bundle, evaluate; then the headline keys."""
+    results = run.results
+    results["device"] = decode_speed.device_name("cuda" if torch.cuda.is_available() else "cpu")
+    results["versions"] = versions()
+    run.on_write = headline  # the top-level figures stay current if the run is cut short
+    run.write()
+    results["peer"] = run.phase("peer", lambda: run_peer(run))
+    results["ours"] = {}
+    models: dict[str, ours.Trained] = {}
+    for path in PATHS:
+        results["ours"][path] = run.phase(f"ours_{path}", lambda p=path: measure(run, p, models))
+    held = {"model": pick_winner(models, results)}
+    results["ours"]["train"] = run.phase("train", lambda: train(run, held, models))
+    bundle_dir = Path(tempfile.mkdtemp(prefix="nmt-gpu-bundle-")) / f"{run.args.config}-gpu"
+    results["ours"]["bundle"] = run.phase("bundle", lambda: bundle(run, held["model"], bundle_dir))
+    results["ours"]["evaluate"] = run.phase("evaluate", lambda: evaluate(run, bundle_dir))
+
+
+def versions() -> dict[str, Any]:
+    """Versions of what runs here; the GPU driver; the repository's commit."""
+    found: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__}
+    found["cuda"] = torch.version.cuda
+    found["cudnn"] = torch.backends.cudnn.version() if torch.cuda.is_available() else None
+    found["nmt"] = nmt.__version__
+    for name in ("triton", "pydantic", "sacrebleu", "sentencepiece", "numpy", "safetensors"):
+        try:
+            found[name] = importlib.import_module(name).__version__
+        except Exception:
+            found[name] = None
+    repo = str(Path(__file__).resolve().parents[2])
+    found["nmt_commit"] = _command(["git", "-C", repo, "rev-parse", "HEAD"])
+    query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+    found["driver"] = _command(query)
+    return found
+
+
+def _command(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def run_peer(run: Any) -> dict[str, Any]:
+    """The peer's recipe for plan.peer_steps steps (see peer.py)."""
+    plan, args = run.args.plan, run.args
+    tag = {"full": "lstm", "smoke": "smoke", "dry-run": "dryrun"}[args.mode]
+    return peer.run_peer(
+        kit=args.kit,
+        steps=plan.peer_steps,
+        timeout=min(plan.peer_timeout, max(run.left() - 60, 10)),
+        python=sys.executable,
+        site=args.site,
+        out_dir=args.out,
+        tag=tag,
+        cpu=plan.peer_cpu,
+        batch_tokens=plan.peer_batch,
+        test_limit=plan.peer_test_limit,
+    )
+
+
+def _settings(run: Any) -> CompileSettings:
+    return CompileSettings(chunk_steps=run.args.chunk_steps, backend=run.args.plan.backend)
+
+
+def measure(run: Any, path: str, models: dict[str, ours.Trained]) -> dict[str, Any]:
+    """Warm-up, then plan.throughput_seconds of timed steps on a fresh model."""
+    plan, args = run.args.plan, run.args
+    figures, trained = ours.measure(
+        args.config,
+        args.data,
+        args.set,
+        "auto",
+        compiled=path == "compiled",
+        settings=_settings(run),
+        warmup=plan.warmup,
+        seconds=plan.throughput_seconds,
+        max_steps=plan.throughput_max_steps,
+    )
+    models[path] = trained
+    return figures
+
+
+def pick_winner(models: dict[str, ours.Trained], results: dict[str, Any]) -> ours.Trained | None:
+    """The measured model with the higher tokens/s (None if neither ran)."""
+    rates = {
+        path: (results["ours"].get(path) or {}).get("tokens_per_second", 0.0) for path in models
+    }
+    if not rates:
+        return None
+    return models[max(rates, key=lambda path: rates[path])]
+
+
+def _free(models: dict[str, ours.Trained], keep: ours.Trained | None) -> None:
+    for path in list(models):
+        if models[path] is not keep:
+            del models[path]
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def train(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> dict[str, Any]:
+    """Train held["model"] on until plan.train_seconds in all (less near the deadline).
+
+    Without a measured model (both measurements failed) a plain one starts from scratch.
+    """
+    plan, args = run.args.plan, run.args
+    warmup_steps = 0
+    trained = held["model"]
+    if trained is None:  # neither measurement ran: start a plain model from scratch
+        _, trained = ours.measure(
+            args.config, args.data, args.set, "auto", False, _settings(run), 0, 0.0, 0
+        )
+        models["plain"] = held["model"] = trained
+        warmup_steps = 100
+    _free(models, trained)
+    seconds = min(plan.train_seconds - trained.seconds, run.left() - plan.eval_reserve)
+    figures: dict[str, Any] = {"path": trained.path, "continued_from_seconds": trained.seconds}
+    if seconds > 1.0:
+        figures.update(ours.train_on(trained, seconds, args.final_lr_fraction, warmup_steps))
+    else:
+        figures["note"] = f"no time left to train further ({seconds:.0f} s)"
+    figures["total_steps"] = trained.steps
+    figures["total_seconds"] = round(trained.seconds, 1)
+    figures["total_tokens"] = trained.tokens
+    return figures
+
+
+def bundle(run: Any, trained: ours.Trained | None, directory: Path) -> dict[str, Any]:
+    """Save the trained model as an fp16 bundle; tar it and cut it into parts in OUT."""
+    if trained is None:
+        raise RuntimeError("no trained model (the train phase failed before training)")
+    extra = {"trained_by": "bench/gpu/run.py", "forward_path": trained.path}
+    ours.save_trained(trained, directory, extra)
+    archive = kit.tar_directory(directory, directory.parent / f"{directory.name}.tar")
+    taken = len([p for p in run.args.out.iterdir() if p.is_file()]) + 1  # + ours-hyps.tgz
+    split = kit.split_file(archive, run.args.out, PART_BYTES, MAX_OUT_FILES - taken)
+    archive.unlink()
+    return {"directory": directory.name, **split}
+
+
+def evaluate(run: Any, bundle_dir: Path) -> dict[str, Any]:
+    """Translate and score the test lines with the saved bundle; hypotheses to OUT."""
+    if not (bundle_dir / "metadata.json").is_file():
+        raise RuntimeError("no bundle to evaluate (the bundle phase failed)")
+    hyps = bundle_dir.parent / "hyps"
+    results = ours.evaluate(
+        bundle_dir, run.args.data, "auto", BEAMS, EVAL_BATCH, run.args.plan.eval_limit, hyps
+    )
+    with tarfile.open(run.args.out / "ours-hyps.tgz", "w:gz") as tar:
+        for path in sorted(hyps.iterdir()):
+            tar.add(path, arcname=path.name)
+    shutil.rmtree(bundle_dir.parent, ignore_errors=True)
+    return results
+
+
+def _get(tree: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(key)
+    return tree
+
+
+def _ratio(top: Any, bottom: Any) -> float | None:
+    return round(top / bottom, 2) if top and bottom else None
+
+
+def headline(results: dict[str, Any]) -> None:
+    """Copy the figures the issue asks for to the top level of the JSON."""
+    peer_result, mine = results.get("peer"), results.get("ours") or {}
+    if isinstance(results.get("versions"), dict):
+        results["versions"]["onmt"] = _get(peer_result, "onmt_version")
+    rates = [_get(mine, path, "tokens_per_second") for path in PATHS]
+    results.update(
+        peer_tokens_per_s=_get(peer_result, "train", "tokens_per_s"),
+        peer_decode_sent_per_s=_get(peer_result, "beam5", "sentences_per_second"),
+        peer_decode_sent_per_s_beam1=_get(peer_result, "beam1", "sentences_per_second"),
+        peer_test_bleu_multi=_get(peer_result, "beam5", "multi_ref", "bleu"),
+        peer_train_steps=_get(peer_result, "train", "last_step"),
+        peer_gpu_busy_percent=_get(peer_result, "gpu_busy_percent"),
+        ours_plain_tokens_per_s=rates[0],
+        ours_compiled_tokens_per_s=rates[1],
+        ours_tokens_per_s=max((r for r in rates if r), default=None),
+        ours_train_path=_get(mine, "train", "path"),
+        train_seconds=_get(mine, "train", "total_seconds"),
+        train_steps=_get(mine, "train", "total_steps"),
+        ours_train_gpu_busy_percent=_get(mine, "train", "gpu_busy_percent"),
+        ours_decode_sent_per_s=_get(mine, "evaluate", "beam5", "sentences_per_second"),
+        ours_decode_sent_per_s_beam1=_get(mine, "evaluate", "beam1", "sentences_per_second"),
+        ours_test_bleu_multi=_get(mine, "evaluate", "beam5", "multi_ref", "bleu"),
+        ours_test_bleu_single=_get(mine, "evaluate", "beam5", "single_ref", "bleu"),
+        ours_test_chrf_multi=_get(mine, "evaluate", "beam5", "multi_ref", "chrf"),
+        ours_test_bleu_multi_greedy=_get(mine, "evaluate", "beam1", "multi_ref", "bleu"),
+    )
+    pairs = {
+        "tokens_per_s": ("ours_tokens_per_s", "peer_tokens_per_s"),
+        "decode_beam5": ("ours_decode_sent_per_s", "peer_decode_sent_per_s"),
+        "decode_beam1": ("ours_decode_sent_per_s_beam1", "peer_decode_sent_per_s_beam1"),
+    }
+    results["ratios"] = {
+        name: _ratio(results[top], results[bottom]) for name, (top, bottom) in pairs.items()
+    }
+
+
+def summary(results: dict[str, Any]) -> str:
+    """A short table for the end of the console output."""
+    rows = [f"{name}: {entry.get('status')}" for name, entry in results["phases"].items()]
+    keys = ("device", "peer_tokens_per_s", "ours_plain_tokens_per_s", "ours_compiled_tokens_per_s")
+    keys += ("peer_decode_sent_per_s", "ours_decode_sent_per_s", "ours_test_bleu_multi")
+    keys += ("peer_test_bleu_multi", "train_seconds", "ours_train_path", "wall_seconds")
+    rows += [f"{key}: {results.get(key)}" for key in keys]
+    rows.append(f"ratios: {results.get('ratios')}")
+    return "\n".join(["== gpu run summary ==", *rows])

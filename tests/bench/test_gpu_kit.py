@@ -1,0 +1,169 @@
+"""The GPU kit (bench/gpu/): its data payload, the peer-log parsing, and the whole run dry.
+
+test_dry_run runs bench/gpu/run.py --dry-run (every phase on CPU, tiny step counts, a
+tiny LSTM) on the test suite's prepared data, as the device run would on the real data,
+and checks the results JSON and the bundle parts that would come back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from nmt.checkpoint import load_bundle
+from nmt.data.dataset import load_token_ids, read_split_text
+from nmt.data.tokenizer import Tokenizer
+from nmt.translator import build_translator
+
+GPU_BENCH = Path(__file__).resolve().parents[2] / "bench" / "gpu"
+HEADLINE_KEYS = (
+    "peer_tokens_per_s",
+    "ours_tokens_per_s",
+    "peer_decode_sent_per_s",
+    "ours_decode_sent_per_s",
+    "ours_test_bleu_multi",
+    "train_seconds",
+    "device",
+    "versions",
+)
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"gpu_{name}", GPU_BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def kit_dir(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kit without wheels or peer recipe (CI has no OpenNMT-py): data and pack only."""
+    out = tmp_path_factory.mktemp("kit")
+    _load("kit").build(prepared_dir, out)
+    return out
+
+
+def test_kit_data_is_the_prepared_files_byte_for_byte(kit_dir: Path, prepared_dir: Path, tmp_path):
+    kit = _load("kit")
+    unpacked = kit.unpack_prepared(kit_dir / kit.DATA_NAME, tmp_path / "data")
+    names = sorted(p.name for p in unpacked.iterdir())
+    assert names == sorted(kit.prepared_files(prepared_dir))
+    assert "train.en" not in names and "train.ids.npz" in names
+    for name in names:
+        assert (unpacked / name).read_bytes() == (prepared_dir / name).read_bytes(), name
+
+
+def test_peer_pack_holds_our_segmentation(kit_dir: Path, prepared_dir: Path) -> None:
+    with tarfile.open(kit_dir / "peer-pack.tar.gz") as pack:
+        members = set(pack.getnames())
+        text = {
+            name: pack.extractfile(name).read().decode("utf-8").split("\n")[:-1]  # type: ignore[union-attr]
+            for name in members
+            if name != "spm.model"
+        }
+    expected = {"train.sp.en", "train.sp.fr", "valid.sp.en", "valid.sp.fr", "test.sp.en"}
+    assert members == expected | {"test.en", "test.fr", "spm.model"}
+    tokenizer = Tokenizer.load(prepared_dir / "spm.model")
+    train = load_token_ids(prepared_dir, "train")
+    assert len(text["train.sp.en"]) == len(text["train.sp.fr"]) == len(train)
+    first_source = train.source(0).tolist()
+    assert first_source[-1] == tokenizer.eos_id  # ours ends sources with eos; the pack does not
+    assert text["train.sp.en"][0].split() == tokenizer.id_to_piece(first_source[:-1])
+    assert text["train.sp.fr"][0].split() == tokenizer.id_to_piece(train.target(0).tolist())
+    sources, targets = read_split_text(prepared_dir, "test")
+    assert text["test.en"] == sources and text["test.fr"] == targets
+    assert len(text["test.sp.en"]) == len(sources)
+    assert all("</s>" not in line for line in text["test.sp.en"])
+
+
+def _report(step: int, src_rate: int, tgt_rate: int, seconds: int) -> str:
+    """A training report line in OpenNMT-py 3.5.1's format (onmt/utils/statistics.py)."""
+    return (
+        f"[2026-11-22 10:00:00,000 INFO] Step {step}/ 1000; acc: 40.1; ppl:  25.3; xent: 3.2; "
+        f"lr: 0.00100; sents:    9000; bsz: 1200/1500/180; {src_rate}/{tgt_rate} tok/s; "
+        f"{seconds:6d} sec;"
+    )
+
+
+def test_peer_logs_are_read_leaving_the_first_report_out(tmp_path: Path) -> None:
+    peer = _load("peer")
+    log = "\n".join(
+        [_report(50, 10_000, 12_000, 9), _report(100, 50_000, 66_000, 12)]
+        + [_report(150, 52_000, 68_000, 15)]
+    )
+    figures = peer.parse_train_log(log)
+    assert figures["reports"] == 3 and figures["last_step"] == 150
+    assert figures["tokens_per_s"] == pytest.approx((116_000 + 120_000) / 2)
+    assert figures["src_tokens_per_s"] == pytest.approx(51_000)
+    assert figures["sentences_per_batch"] == 180
+    assert peer.parse_train_log("no reports here") == {"reports": 0, "last_step": None}
+    (tmp_path / "train.log").write_text(log)
+    (tmp_path / "translate.b5.log").write_text("[x INFO] Total translation time (s): 2.5\n")
+    (tmp_path / "gpu_monitor.csv").write_text(
+        "timestamp, utilization.gpu [%], memory.used [MiB]\n"
+        "2026/11/22 10:00:00.000, 10 %, 900 MiB\n2026/11/22 10:00:15.000, 20 %, 900 MiB\n"
+    )
+    collected = peer.collect(tmp_path, test_lines=3174)
+    assert collected["beam5"]["sentences_per_second"] == pytest.approx(3174 / 2.5, abs=0.1)
+    assert collected["beam1"] == {} and collected["gpu_busy_percent"] == 15.0
+
+
+def test_split_file_parts_fit_and_rejoin(tmp_path: Path) -> None:
+    ours_split = _load("kit").split_file
+    payload = os.urandom(10_000)
+    (tmp_path / "blob.tar").write_bytes(payload)
+    (tmp_path / "out").mkdir()
+    split = ours_split(tmp_path / "blob.tar", tmp_path / "out", 4096, 3)
+    parts = [tmp_path / "out" / part["name"] for part in split["parts"]]
+    assert [p.stat().st_size for p in parts] == [4096, 4096, 1808]
+    assert b"".join(p.read_bytes() for p in parts) == payload
+    assert split["sha256"] == hashlib.sha256(payload).hexdigest()
+    with pytest.raises(ValueError, match="needs 3 parts"):
+        ours_split(tmp_path / "blob.tar", tmp_path / "out", 4096, 2)
+
+
+def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    tiny_lstm = ["model.embedding_dim=16", "model.hidden_dim=16", "model.attention_dim=16"]
+    command = [sys.executable, str(GPU_BENCH / "run.py"), "--dry-run", "--kit", str(kit_dir)]
+    command += ["--out", str(out), "--config", "lstm", "--deadline", "600"]
+    for override in [*tiny_lstm, "data.max_tokens=1500"]:
+        command += ["--set", override]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "gpu-results.json").read_text())
+    assert set(HEADLINE_KEYS) <= results.keys()
+    status = {name: entry["status"] for name, entry in results["phases"].items()}
+    assert status["install"] == "skipped"
+    assert status["peer"] in {"skipped", "ok"}  # skipped: OpenNMT-py is not installed here
+    if status["peer"] == "skipped":
+        assert "OpenNMT-py" in results["phases"]["peer"]["reason"]
+    for phase in ("data", "ours_plain", "ours_compiled", "train", "bundle", "evaluate"):
+        assert status[phase] == "ok", results["phases"][phase]
+    assert results["ours"]["compiled"]["forward_calls"]["compiled"] >= 3
+    assert results["ours_tokens_per_s"] > 0 and results["train_seconds"] > 0
+    assert 0 <= results["ours_test_bleu_multi"] <= 100
+    assert results["ours_decode_sent_per_s"] > 0
+    assert results["versions"]["torch"] and results["device"]
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) <= 8 and "ours-hyps.tgz" in files and "run.log" in files
+    bundle = results["ours"]["bundle"]
+    joined = b"".join((out / part["name"]).read_bytes() for part in bundle["parts"])
+    assert all(part["bytes"] < 15 * 2**20 for part in bundle["parts"])
+    assert hashlib.sha256(joined).hexdigest() == bundle["sha256"]
+    (tmp_path / "bundle.tar").write_bytes(joined)
+    with tarfile.open(tmp_path / "bundle.tar") as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    translator = build_translator(load_bundle(tmp_path / "unpacked" / bundle["directory"]), "cpu")
+    assert len(translator.translate(["I see the cat."])) == 1
