@@ -7,6 +7,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -55,12 +56,13 @@ class Progress:
 
 
 class Meter:
-    """Token-weighted training loss and throughput between two log lines."""
+    """Token-weighted training loss, throughput and gradient norms between two log lines."""
 
     def __init__(self) -> None:
         self.nll = 0.0
         self.tgt_tokens = 0
         self.src_tokens = 0.0
+        self.grad_norms: list[Any] = []  # 0-d tensors, read once at flush
         self.started = time.perf_counter()
 
     def add(self, nll_sum: float, tgt_tokens: int, src_tokens: float) -> None:
@@ -69,8 +71,13 @@ class Meter:
         self.tgt_tokens += tgt_tokens
         self.src_tokens += src_tokens
 
+    def add_grad_norm(self, norm: Any) -> None:
+        """Count one update's gradient L2 norm (before clipping): a float or a 0-d tensor."""
+        self.grad_norms.append(norm)
+
     def flush(self) -> dict[str, float]:
-        """Mean loss (nats/token), perplexity and tokens/s since the last flush; then reset."""
+        """Mean loss (nats/token), perplexity, tokens/s and gradient-norm mean/max since the
+        last flush; then reset."""
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         mean = self.nll / max(self.tgt_tokens, 1)
         stats = {
@@ -78,5 +85,9 @@ class Meter:
             "train_ppl": math.exp(min(mean, 50.0)),
             "tokens_per_s": (self.src_tokens + self.tgt_tokens) / elapsed,
         }
+        norms = [float(norm) for norm in self.grad_norms]
+        if norms:
+            stats["grad_norm_mean"] = sum(norms) / len(norms)
+            stats["grad_norm_max"] = max(norms)
         self.__init__()
         return stats

@@ -70,14 +70,17 @@ def forward_backward(
     return MicroBatchLoss(float(loss.nll_sum), loss.n_tokens, float(batch.n_src_tokens))
 
 
-def optimizer_update(run: TrainingRun, progress: Progress) -> None:
+def optimizer_update(run: TrainingRun, progress: Progress) -> torch.Tensor:
     """Clip the accumulated gradients, step the optimizer (and a per-update LR schedule).
 
-    Counts the update in `progress.step`.
+    Counts the update in `progress.step`. Returns the gradient's total L2 norm before
+    clipping, as a 0-d tensor on the model's device (read it lazily: `.item()` would wait
+    for the GPU).
     """
-    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.train.clip_norm)
+    norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.train.clip_norm)
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
     if not run.lr_follows_validation:
         run.scheduler.step()
     progress.step += 1
+    return norm.detach()

@@ -130,7 +130,7 @@ def _train_epoch(run: TrainingRun, progress: Progress, signals: StopSignals, bar
         window_full = micro_batches >= cfg.accumulation_steps or after >= len(batches)
         updated = window_full and back_propagated > 0
         if updated:
-            optimizer_update(run, progress)
+            meter.add_grad_norm(optimizer_update(run, progress))
         elif window_full:  # every micro-batch of the window was non-finite
             run.optimizer.zero_grad(set_to_none=True)
         if window_full:
@@ -203,7 +203,11 @@ def _validate_and_save(run: TrainingRun, progress: Progress) -> bool:
 
     Every rank updates its progress and LR schedule with rank 0's BLEU, so they agree.
     """
-    record: dict[str, float] = {"step": progress.step, "valid_bleu": 0.0}
+    record: dict[str, float] = {
+        "step": progress.step,
+        "train_seconds": progress.train_seconds,
+        "valid_bleu": 0.0,
+    }
     if run.dist.is_main:
         record.update(
             validate(run.model, run.valid, run.src_tok, run.tgt_tok, run.config, run.device)
@@ -247,7 +251,15 @@ def _log_train(run: TrainingRun, progress: Progress, meter: Meter, bar: tqdm) ->
     bar.set_postfix(
         loss=f"{stats['train_loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{stats['tokens_per_s']:.0f}"
     )
-    run.run_dir.append_metrics({"step": progress.step, "epoch": progress.epoch, "lr": lr, **stats})
+    run.run_dir.append_metrics(
+        {
+            "step": progress.step,
+            "epoch": progress.epoch,
+            "train_seconds": progress.train_seconds,
+            "lr": lr,
+            **stats,
+        }
+    )
 
 
 class StopSignals:

@@ -63,6 +63,11 @@ def test_training_writes_complete_bundles(prepared_dir: Path, tmp_path: Path) ->
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]
     assert any("valid_bleu" in r for r in records) and any("train_loss" in r for r in records)
+    # every record says how long training had run; log records carry gradient-norm statistics
+    seconds = [r["train_seconds"] for r in records]
+    assert seconds == sorted(seconds) and seconds[-1] > 0
+    logged = [r for r in records if "train_loss" in r]
+    assert all(0 < r["grad_norm_mean"] <= r["grad_norm_max"] for r in logged)
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0
     translator = load_translator(tmp_path / "run" / "best", device="cpu")
     out = translator.translate(["I see the cat.", ""])
@@ -122,10 +127,11 @@ def test_signal_saves_a_checkpoint_and_stops(
 ) -> None:
     original = trainer_module.optimizer_update
 
-    def update_then_signal(run: TrainingRun, progress: Progress) -> None:
-        original(run, progress)
+    def update_then_signal(run: TrainingRun, progress: Progress) -> torch.Tensor:
+        norm = original(run, progress)
         if progress.step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
+        return norm
 
     monkeypatch.setattr(trainer_module, "optimizer_update", update_then_signal)
     result = train(small_config(prepared_dir), prepared_dir, tmp_path / "run", progress_bar=False)
