@@ -7,6 +7,7 @@ Read `train` top to bottom, then `_train_epoch`. The parts live next door:
     step.py        forward_backward of one micro-batch, optimizer_update
     validation.py  validate: loss, perplexity, BLEU, chrF (a function of model and data)
     run_dir.py     RunDirectory: bundles, last/best links, pruning, metadata, metrics, curves
+    event_log.py   EventLog: the metrics as TensorBoard scalars (RUN_DIR/tensorboard)
     progress.py    Progress (step, epoch, best BLEU, ...: saved with every bundle), Meter
 """
 
@@ -67,16 +68,20 @@ def train(
         torch.manual_seed(config.train.seed + 1_000_003 * run.dist.rank + progress.step)
     if run.dist.is_main:
         run.run_dir.write_config()
+        run.run_dir.open_event_log(first_step=progress.step + 1 if resume else 0)
 
-    # the loop: epochs until a stop reason; a signal only raises a flag the loop checks
-    with StopSignals() as signals:
-        reason = _train_epochs(run, progress, signals, progress_bar and run.dist.is_main)
+    try:
+        # the loop: epochs until a stop reason; a signal only raises a flag the loop checks
+        with StopSignals() as signals:
+            reason = _train_epochs(run, progress, signals, progress_bar and run.dist.is_main)
 
-    # the end: validate and save the steps since the last bundle (unless interrupted)
-    if reason != "interrupted" and _saved_step(run) != progress.step:
-        _validate_and_save(run, progress)
-    if run.dist.is_main:
-        run.run_dir.write_curves()
+        # the end: validate and save the steps since the last bundle (unless interrupted)
+        if reason != "interrupted" and _saved_step(run) != progress.step:
+            _validate_and_save(run, progress)
+        if run.dist.is_main:
+            run.run_dir.write_curves()
+    finally:  # the TensorBoard log keeps the steps that led to an error too
+        run.run_dir.close()
     close_distributed(run.dist)
     directory = run.run_dir
     return TrainResult(
