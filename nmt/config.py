@@ -150,6 +150,7 @@ class TrainConfig(_Section):
     )
     keep_last: int = Field(3, ge=1)
     log_every: int = Field(50, ge=1)
+    tensorboard: bool = Field(True, description="log metrics to RUN_DIR/tensorboard too")
     max_bad_steps: int = Field(
         10, ge=1, description="stop after this many consecutive non-finite losses"
     )

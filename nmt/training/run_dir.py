@@ -4,6 +4,7 @@ Layout (`nmt train --out RUN_DIR`):
 
     config.yaml                  the resolved config of the (latest) run
     metrics.jsonl                one JSON record per log line and per validation
+    tensorboard/                 the same records as TensorBoard scalars (train.tensorboard)
     curves.png                   training curves, drawn when the run ends
     checkpoints/step-NNNNNNN/    bundles (see nmt.checkpoint), the newest `keep_last` kept
     last -> checkpoints/...      the newest bundle; `--resume` starts from it
@@ -26,6 +27,7 @@ from nmt import checkpoint as ckpt
 from nmt.config import Config, config_to_dict
 from nmt.errors import NmtError
 from nmt.fileio import write_text_atomic
+from nmt.training.event_log import EventLog, open_event_log
 from nmt.training.progress import Progress
 
 
@@ -57,6 +59,7 @@ class RunDirectory:
         self.config = config
         self.identity = identity
         self.tokenizer_files = tokenizer_files  # bundle file name -> sentencepiece model bytes
+        self._events: EventLog | None = None  # rank 0's TensorBoard writer, once opened
 
     @property
     def last(self) -> Path:
@@ -67,6 +70,11 @@ class RunDirectory:
     def best(self) -> Path:
         """RUN_DIR/best, the link to the bundle with the best validation BLEU."""
         return self.path / "best"
+
+    @property
+    def tensorboard(self) -> Path:
+        """RUN_DIR/tensorboard, where the TensorBoard event files go."""
+        return self.path / "tensorboard"
 
     @property
     def checkpoints(self) -> Path:
@@ -120,6 +128,8 @@ class RunDirectory:
             if is_best or not self.best.exists():
                 ckpt.point_link(self.best, step_dir)
             self._prune()
+            if self._events is not None:  # what the bundle's step logged is on disk with it
+                self._events.flush()
         except OSError as err:
             raise NmtError(
                 f"cannot write checkpoint {step_dir}: {err.strerror or err}; "
@@ -171,10 +181,33 @@ class RunDirectory:
         }
 
     # ---------------------------------------------------------------- metrics
+    def open_event_log(self, first_step: int) -> None:
+        """Start the TensorBoard log (rank 0 only), unless `train.tensorboard` is off.
+
+        `first_step` is the first step this process logs: 0 for a new run, the restored
+        step + 1 for a resumed one. Events an earlier process logged at `first_step` or
+        later (steps a crash makes the run replay) are hidden, so no step shows twice.
+        The config is logged as text and hparams at `first_step`. Without the
+        `tensorboard` package this warns once and the run goes on without it.
+        """
+        if not self.config.train.tensorboard or self._events is not None:
+            return
+        self._events = open_event_log(self.tensorboard, first_step)
+        if self._events is not None:
+            self._events.add_config(self.config, first_step)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard log (nothing when none is open)."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
     def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one JSON line to RUN_DIR/metrics.jsonl."""
+        """Append one JSON line to RUN_DIR/metrics.jsonl, and its scalars to the event log."""
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        if self._events is not None:
+            self._events.add_record(record)
 
     def write_curves(self) -> None:
         """Draw RUN_DIR/curves.png from metrics.jsonl (nothing when there are no metrics)."""

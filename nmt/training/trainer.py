@@ -7,6 +7,7 @@ Read `train` top to bottom, then `_train_epoch`. The parts live next door:
     step.py        forward_backward of one micro-batch, optimizer_update
     validation.py  validate: loss, perplexity, BLEU, chrF (a function of model and data)
     run_dir.py     RunDirectory: bundles, last/best links, pruning, metadata, metrics, curves
+    event_log.py   EventLog: the metrics as TensorBoard scalars (RUN_DIR/tensorboard)
     progress.py    Progress (step, epoch, best BLEU, ...: saved with every bundle), Meter
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -67,16 +69,20 @@ def train(
         torch.manual_seed(config.train.seed + 1_000_003 * run.dist.rank + progress.step)
     if run.dist.is_main:
         run.run_dir.write_config()
+        run.run_dir.open_event_log(first_step=progress.step + 1 if resume else 0)
 
-    # the loop: epochs until a stop reason; a signal only raises a flag the loop checks
-    with StopSignals() as signals:
-        reason = _train_epochs(run, progress, signals, progress_bar and run.dist.is_main)
+    try:
+        # the loop: epochs until a stop reason; a signal only raises a flag the loop checks
+        with StopSignals() as signals:
+            reason = _train_epochs(run, progress, signals, progress_bar and run.dist.is_main)
 
-    # the end: validate and save the steps since the last bundle (unless interrupted)
-    if reason != "interrupted" and _saved_step(run) != progress.step:
-        _validate_and_save(run, progress)
-    if run.dist.is_main:
-        run.run_dir.write_curves()
+        # the end: validate and save the steps since the last bundle (unless interrupted)
+        if reason != "interrupted" and _saved_step(run) != progress.step:
+            _validate_and_save(run, progress)
+        if run.dist.is_main:
+            run.run_dir.write_curves()
+    finally:  # the TensorBoard log keeps the steps that led to an error too
+        run.run_dir.close()
     close_distributed(run.dist)
     directory = run.run_dir
     return TrainResult(
@@ -87,24 +93,32 @@ def train(
 def _train_epochs(
     run: TrainingRun, progress: Progress, signals: StopSignals, progress_bar: bool
 ) -> str:
-    """Run epochs from where `progress` stands; return why they stopped."""
+    """Run epochs from where `progress` stands; return why they stopped.
+
+    With `progress_bar`, a terminal gets a live bar; a log or CI (stderr not a terminal)
+    gets one line per `log_every` updates instead of carriage returns.
+    """
     cfg = run.config.train
+    on_terminal = progress_bar and sys.stderr.isatty()
+    log_lines = progress_bar and not on_terminal
     with tqdm(  # a time budget makes the step count unknown: no misleading ETA
         total=None if cfg.max_time_s else cfg.max_steps,
         initial=progress.step,
-        disable=not progress_bar,
+        disable=not on_terminal,
         unit="step",
         dynamic_ncols=True,
     ) as bar:
         while progress.epoch < cfg.max_epochs:
-            reason = _train_epoch(run, progress, signals, bar)
+            reason = _train_epoch(run, progress, signals, bar, log_lines)
             if reason:
                 return reason
             progress.next_epoch()
     return "max_epochs"
 
 
-def _train_epoch(run: TrainingRun, progress: Progress, signals: StopSignals, bar: tqdm) -> str:
+def _train_epoch(
+    run: TrainingRun, progress: Progress, signals: StopSignals, bar: tqdm, log_lines: bool
+) -> str:
     """Run the rest of the current epoch; return a stop reason, or '' to go on."""
     cfg = run.config.train
     batches = _epoch_batches(run, progress.epoch)
@@ -142,7 +156,7 @@ def _train_epoch(run: TrainingRun, progress: Progress, signals: StopSignals, bar
 
         # log the training loss and throughput
         if progress.step % cfg.log_every == 0:
-            _log_train(run, progress, meter, bar)
+            _log_train(run, progress, meter, bar, log_lines)
         # validate and checkpoint; stop early when BLEU has not improved for `patience`
         if progress.step % cfg.valid_every == 0 and _validate_and_save(run, progress):
             return "early_stopping"
@@ -241,8 +255,11 @@ def _saved_step(run: TrainingRun) -> int:
     return int(run.dist.from_main(step, run.device))
 
 
-def _log_train(run: TrainingRun, progress: Progress, meter: Meter, bar: tqdm) -> None:
-    """Flush the meter into metrics.jsonl and the progress bar (throughput summed over ranks)."""
+def _log_train(
+    run: TrainingRun, progress: Progress, meter: Meter, bar: tqdm, log_lines: bool
+) -> None:
+    """Flush the meter into metrics.jsonl and the progress bar or a log line (throughput
+    summed over ranks)."""
     stats = meter.flush()
     stats["tokens_per_s"] = run.dist.total(stats["tokens_per_s"], run.device)
     if not run.dist.is_main:
@@ -251,6 +268,17 @@ def _log_train(run: TrainingRun, progress: Progress, meter: Meter, bar: tqdm) ->
     bar.set_postfix(
         loss=f"{stats['train_loss']:.3f}", lr=f"{lr:.2e}", tok_s=f"{stats['tokens_per_s']:.0f}"
     )
+    if log_lines:
+        logger.info(
+            "step %d  epoch %d  loss %.3f  ppl %.2f  lr %.2e  %.0f tok/s  %.0f s",
+            progress.step,
+            progress.epoch + 1,
+            stats["train_loss"],
+            stats["train_ppl"],
+            lr,
+            stats["tokens_per_s"],
+            progress.train_seconds,
+        )
     run.run_dir.append_metrics(
         {
             "step": progress.step,

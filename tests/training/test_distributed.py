@@ -61,6 +61,8 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batches(
     )
     train(single, prepared_dir, tmp_path / "single", progress_bar=False)
     mp.spawn(_worker, args=(2, _free_port(), str(prepared_dir), str(tmp_path / "ddp")), nprocs=2)
+    # rank 0 alone writes the TensorBoard log: one event file, not one per process
+    assert len(list((tmp_path / "ddp" / "tensorboard").glob("events.out.tfevents.*"))) == 1
     one = load_file(str(tmp_path / "single" / "last" / "model.safetensors"))
     two = load_file(str(tmp_path / "ddp" / "last" / "model.safetensors"))
     assert one.keys() == two.keys()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -242,3 +244,28 @@ def test_signal_during_validation_keeps_the_validated_bundle(
     assert result.stopped_because == "interrupted" and result.step == 4
     scores = json.loads((tmp_path / "run" / "best" / "metadata.json").read_text())["scores"]
     assert "valid_bleu" in scores
+
+
+def test_a_log_gets_one_line_per_interval_not_a_bar(
+    prepared_dir: Path, tmp_path: Path, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = small_config(prepared_dir, "train.max_steps=6", "train.log_every=2")
+    with caplog.at_level(logging.INFO, logger="nmt.training.trainer"):
+        train(config, prepared_dir, tmp_path / "run", progress_bar=True)  # stderr: not a tty
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["2", "4", "6"]
+    assert all("tok/s" in line and "loss" in line for line in lines)
+    assert "\r" not in capsys.readouterr().err
+
+
+def test_a_terminal_gets_the_bar_and_no_lines(
+    prepared_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    config = small_config(prepared_dir, "train.max_steps=4", "train.log_every=2")
+    with caplog.at_level(logging.INFO, logger="nmt.training.trainer"):
+        train(config, prepared_dir, tmp_path / "run", progress_bar=True)
+    assert not [r for r in caplog.records if r.getMessage().startswith("step ")]
