@@ -139,7 +139,16 @@ class TrainConfig(_Section):
         0, ge=0, description="linear decay from 1.0 to teacher_forcing over this many steps"
     )
     amp: bool = Field(True, description="bf16 autocast on CUDA (ignored on CPU)")
-    compile: bool = False
+    compile: bool = Field(
+        False,
+        description=(
+            "compile the teacher-forced decoder loop in chunks (nmt.model.compiled; CUDA "
+            "graphs on CUDA); scheduled sampling still runs eagerly"
+        ),
+    )
+    compile_backend: Literal["inductor", "aot_eager"] = Field(
+        "inductor", description="torch.compile backend; aot_eager traces without codegen"
+    )
     valid_every: int = Field(500, ge=1)
     valid_max_sentences: int | None = Field(
         None, ge=1, description="score BLEU on this many valid sentences, spread evenly"

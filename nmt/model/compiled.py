@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from nmt.model.decoder import Decoder
 from nmt.model.seq2seq import DecoderRun, ForwardOutput, Seq2Seq, unroll_decoder
@@ -218,3 +218,22 @@ class CompiledTeacherForcing:
         for tensor, dim in batch_dims + source_dims:
             if tensor is not None:
                 torch._dynamo.maybe_mark_dynamic(tensor, dim)
+
+
+class CompiledForward(nn.Module):
+    """`CompiledTeacherForcing` as a module around `model`, so DDP can wrap it.
+
+    `nmt train` with `train.compile` trains through this: DDP's gradient hooks need the
+    forward to go through the wrapped module. Its parameters are the model's.
+    """
+
+    def __init__(self, model: Seq2Seq, settings: CompileSettings | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.teacher_forcing = CompiledTeacherForcing(model, settings)
+
+    def forward(
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, teacher_forcing: float = 1.0
+    ) -> ForwardOutput:
+        """See `CompiledTeacherForcing.__call__` and `Seq2Seq.forward`."""
+        return self.teacher_forcing(src, src_lengths, tgt_in, teacher_forcing)

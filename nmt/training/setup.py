@@ -21,6 +21,7 @@ from nmt.data.dataset import ParallelIds, load_manifest, load_token_ids, manifes
 from nmt.data.tokenizer import Tokenizer, load_tokenizers
 from nmt.errors import NmtError
 from nmt.model import Seq2Seq, build_model
+from nmt.model.compiled import CompiledForward, CompileSettings
 from nmt.runtime import resolve_device, seed_everything
 from nmt.training.distributed import DistContext, init_distributed
 from nmt.training.optim import build_optimizer, build_scheduler
@@ -45,7 +46,7 @@ class TrainingRun:
     device: torch.device
     dist: DistContext
     model: Seq2Seq  # the bare model: state dicts, validation, checkpoints
-    forward: torch.nn.Module  # the model as trained: DDP- and/or torch.compile-wrapped
+    forward: torch.nn.Module  # the model as trained: DDP- and/or compile-wrapped
     optimizer: Optimizer
     scheduler: LRScheduler | ReduceLROnPlateau
     src_tok: Tokenizer
@@ -77,10 +78,10 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
     src_tok, tgt_tok = load_tokenizers(data_dir)
     model = _build_model(config, src_tok, tgt_tok).to(device)
     forward: torch.nn.Module = model
+    if config.train.compile:  # the decoder loop compiled in chunks; the rest stays eager
+        forward = CompiledForward(model, CompileSettings(backend=config.train.compile_backend))
     if dist.enabled:  # DDP broadcasts rank 0's initial weights
-        forward = DistributedDataParallel(model)
-    if config.train.compile:
-        forward = torch.compile(forward)
+        forward = DistributedDataParallel(forward)
     optimizer = build_optimizer(model, config.train)
     scheduler = build_scheduler(optimizer, config.train)
     train_ids = load_token_ids(data_dir, "train")

@@ -269,3 +269,29 @@ def test_a_terminal_gets_the_bar_and_no_lines(
     with caplog.at_level(logging.INFO, logger="nmt.training.trainer"):
         train(config, prepared_dir, tmp_path / "run", progress_bar=True)
     assert not [r for r in caplog.records if r.getMessage().startswith("step ")]
+
+
+def test_the_compiled_loop_trains_like_the_plain_one(
+    prepared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train.compile swaps in nmt.model.compiled; without dropout the losses match."""
+    from nmt.model import compiled
+
+    calls: list[str] = []
+    original = compiled.CompiledTeacherForcing.__call__
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(self, *args, **kwargs)
+        calls.append(self.path)
+        return out
+
+    monkeypatch.setattr(compiled.CompiledTeacherForcing, "__call__", spy)
+    no_dropout = ("model.dropout=0", "model.embedding_dropout=0", "train.max_steps=6")
+    losses = {}
+    for name, extra in (("plain", ()), ("compiled", ("train.compile=true",))):
+        overrides = (*no_dropout, "train.compile_backend=aot_eager", *extra)
+        train(small_config(prepared_dir, *overrides), prepared_dir, tmp_path / name, False)
+        records = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        losses[name] = [json.loads(r)["train_loss"] for r in records if "train_loss" in r]
+    assert calls and set(calls) == {"compiled"}  # every training step took the compiled path
+    assert losses["compiled"] == pytest.approx(losses["plain"], rel=1e-4)
