@@ -56,6 +56,7 @@ class Row:
 _COVERAGE = "model.coverage.enabled=true"
 _COPY = "model.copy.enabled=true"
 _LSTM = "model.rnn_type=lstm"
+_CPU_BF16 = "train.cpu_amp=true"
 
 # In the order they run: the questions with the largest expected effect first.
 ROWS: tuple[Row, ...] = (
@@ -69,6 +70,8 @@ ROWS: tuple[Row, ...] = (
         ("model.attention_placement=bahdanau",),
         "Bahdanau et al.'s placement: attend with s_{t-1}, context into the RNN",
     ),
+    Row("gru-cpu-bf16", (_CPU_BF16,), "bf16 autocast in training (native AVX512-BF16)"),
+    Row("lstm-cpu-bf16", (_LSTM, _CPU_BF16), "LSTM, bf16 autocast in training", "lstm"),
     Row("gru-coverage", (_COVERAGE,), "coverage (Tu et al. 2016; See et al. 2017)"),
     Row("gru-copy", (_COPY,), "copy: pointer-generator (See et al. 2017)"),
     Row("gru-coverage-copy", (_COVERAGE, _COPY), "coverage and copy"),

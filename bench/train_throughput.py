@@ -22,7 +22,6 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,10 @@ from nmt.data.dataset import ParallelIds, load_token_ids, manifest_hash
 from nmt.data.tokenizer import Tokenizer, load_tokenizers
 from nmt.model import Seq2Seq, build_model
 from nmt.model.compiled import CompiledTeacherForcing, CompileSettings
-from nmt.runtime import resolve_device, seed_everything
+from nmt.runtime import cpu_has_native_bf16, resolve_device, seed_everything
 from nmt.training.loss import coverage_penalty_loss, sequence_loss
 from nmt.training.optim import build_optimizer
+from nmt.training.step import mixed_precision
 
 Forward = Callable[..., Any]  # model(src, src_lengths, tgt_in) -> ForwardOutput
 
@@ -77,8 +77,11 @@ class Setup:
 
     @property
     def autocast(self) -> bool:
-        """bf16 autocast: on CUDA when the config asks for it (as the trainer does)."""
-        return self.device.type == "cuda" and self.config.train.amp
+        """bf16 autocast as the trainer decides it: on CUDA with train.amp, on a CPU with
+        native bf16 with train.cpu_amp."""
+        if self.device.type == "cuda":
+            return self.config.train.amp
+        return self.config.train.cpu_amp and cpu_has_native_bf16()
 
     def batches(self) -> Iterator[Batch]:
         """Collated batches, epoch after epoch, in the trainer's order (seeded shuffles)."""
@@ -183,8 +186,7 @@ def _synchronize(device: torch.device) -> None:
 def train_step(setup: Setup, forward: Forward, batch: Batch) -> torch.Tensor:
     """Forward, fused label-smoothed loss (+ coverage), backward, clip, Adam; the loss."""
     cfg = setup.config
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if setup.autocast else nullcontext()
-    with autocast:
+    with mixed_precision(setup.device, setup.autocast, setup.autocast):
         out = forward(batch.src, batch.src_lengths, batch.tgt_in)
         loss = sequence_loss(
             out.scores, batch.tgt_out, setup.tgt_tok.pad_id, cfg.train.label_smoothing

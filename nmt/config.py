@@ -139,6 +139,13 @@ class TrainConfig(_Section):
         0, ge=0, description="linear decay from 1.0 to teacher_forcing over this many steps"
     )
     amp: bool = Field(True, description="bf16 autocast on CUDA (ignored on CPU)")
+    cpu_amp: bool = Field(
+        False,
+        description=(
+            "bf16 autocast for CPU training where the CPU multiplies bf16 in hardware "
+            "(AVX512-BF16/AMX); fp32 elsewhere. Validation and decoding stay fp32"
+        ),
+    )
     compile: bool = Field(
         False,
         description=(

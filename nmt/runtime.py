@@ -21,6 +21,26 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16).
+
+    Read from the `flags` line of /proc/cpuinfo (Linux; `cpuinfo` overrides the file's
+    text, for tests); False where it cannot be read. Without these instructions oneDNN
+    emulates bf16 matmuls and autocast makes CPU training slower, not faster.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) generators."""
     random.seed(seed)

@@ -7,6 +7,7 @@ inside (weights, optimizer moments) change as training goes; which objects they 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,12 @@ from nmt.data.tokenizer import Tokenizer, load_tokenizers
 from nmt.errors import NmtError
 from nmt.model import Seq2Seq, build_model
 from nmt.model.compiled import CompiledForward, CompileSettings
-from nmt.runtime import resolve_device, seed_everything
+from nmt.runtime import cpu_has_native_bf16, resolve_device, seed_everything
 from nmt.training.distributed import DistContext, init_distributed
 from nmt.training.optim import build_optimizer, build_scheduler
 from nmt.training.run_dir import BundleIdentity, RunDirectory
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class TrainingRun:
     train_ids: ParallelIds
     valid: ValidationSet
     run_dir: RunDirectory
+    cpu_bf16: bool = False  # bf16 autocast in the CPU training step (train.cpu_amp, native)
 
     @property
     def lr_follows_validation(self) -> bool:
@@ -103,7 +107,21 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
         train_ids=train_ids,
         valid=valid,
         run_dir=directory,
+        cpu_bf16=_cpu_bf16(config, device),
     )
+
+
+def _cpu_bf16(config: Config, device: torch.device) -> bool:
+    """Whether the CPU training step runs under bf16 autocast: `train.cpu_amp` on a CPU
+    device that multiplies bf16 natively; a warning when asked for and not native."""
+    if not config.train.cpu_amp or device.type != "cpu":
+        return False
+    if not cpu_has_native_bf16():
+        logger.warning(
+            "train.cpu_amp: this CPU has no native bf16 (AVX512-BF16/AMX); training in fp32"
+        )
+        return False
+    return True
 
 
 def _build_model(config: Config, src_tok: Tokenizer, tgt_tok: Tokenizer) -> Seq2Seq:

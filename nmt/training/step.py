@@ -25,10 +25,15 @@ class MicroBatchLoss:
     src_tokens: float
 
 
-def mixed_precision(device: torch.device, amp: bool) -> AbstractContextManager[Any]:
-    """bfloat16 autocast on CUDA when `amp` is set; a no-op context otherwise."""
+def mixed_precision(
+    device: torch.device, amp: bool, cpu_bf16: bool = False
+) -> AbstractContextManager[Any]:
+    """bfloat16 autocast on CUDA when `amp` is set, on the CPU when `cpu_bf16` is set
+    (`TrainingRun.cpu_bf16`: asked for and native); a no-op context otherwise."""
     if device.type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and cpu_bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
 
@@ -53,7 +58,7 @@ def forward_backward(
     """
     cfg = run.config
     run.model.train()
-    with mixed_precision(run.device, cfg.train.amp):
+    with mixed_precision(run.device, cfg.train.amp, run.cpu_bf16):
         out = run.forward(batch.src, batch.src_lengths, batch.tgt_in, teacher_forcing=ratio)
         loss = sequence_loss(
             out.scores, batch.tgt_out, run.tgt_tok.pad_id, cfg.train.label_smoothing
