@@ -44,7 +44,7 @@ import peer_env
 import peer_train
 
 from nmt.config import load_config
-from nmt.data.dataset import load_token_ids, manifest_hash
+from nmt.data.dataset import load_manifest, load_token_ids, manifest_hash
 from nmt.errors import NmtError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -271,18 +271,13 @@ def run_peer(
         "parameters": peer_train.parse_parameters(run.log_text),
         "batch_size_tokens": batch_size,
         "options": {k: v for k, v in options.items() if k != "batch_size"},
-        "vocabulary_types": {"src": _count_lines(vocab[0]), "tgt": _count_lines(vocab[1])},
+        "vocabulary": peer_train.parse_vocab_sizes(run.log_text),
         "log": str(run_dir / "console.log"),
         "command": f"{env.shell_prefix()} {' '.join(tail)}",
     }
     if run.ended != "target reached":
         figures["error"] = f"the peer {run.ended} early: {run.log_text[-1500:]}"
     return figures
-
-
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as handle:
-        return sum(1 for _ in handle)
 
 
 def payload_is_ignored(payload: Path) -> bool:
@@ -317,7 +312,8 @@ def context(args: argparse.Namespace, argv: list[str], found: dict[str, Any]) ->
         "threads": {"ours": ours.get("threads"), "peer": peer_versions.get("threads"),
                     "omp_num_threads": args.threads},
         "data": {"dir": str(args.data), "manifest_hash": manifest_hash(args.data),
-                 "peer_pack": found.get("peer_pack")},
+                 "peer_pack": found.get("peer_pack"),
+                 "ours_vocabulary": load_manifest(args.data)["tokenizer"].get("actual_vocab_size")},
         "commands": {
             "this": " ".join([sys.executable, *sys.argv[:1], *argv]),
             "ours": " ".join(ours_command(args)),

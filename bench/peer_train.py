@@ -5,16 +5,19 @@ bidirectional LSTM encoder, 2-layer LSTM decoder with input feeding, hidden and 
 512, "mlp" (Bahdanau) attention, dropout 0.3, Adam 1e-3, label smoothing 0.1, seed 1234,
 tokens batches; on CPU in fp32, without validation data, reporting every step.
 
-With report_every 1 each report line ("Step N/M; ... bsz: S/T/B; s/t tok/s; X sec") covers
-exactly one step: S and T are that step's real source and target tokens (OpenNMT-py counts
-`srclen` and the non-pad `tgt[1:]`: pieces + one eos per target) and s, t the same over the
-wall time since the previous report (data loading included), so that step took
-(S + T) / (s + t) seconds. The process is stopped (its process group, DataLoader workers
-included) as soon as the last wanted step is reported, before any checkpoint is written.
+With report_every 1 each report line ("[date time,ms INFO] Step N/M; ... bsz: S/T/B; s/t
+tok/s; X sec") covers exactly one step: S and T are that step's real source and target
+tokens (OpenNMT-py counts `srclen` and the non-pad `tgt[1:]`: pieces + one eos per
+target). The timed steps' wall time (data loading included) is the difference of the time
+stamps of the last warm-up report and the last report; s and t, the same tokens over the
+step's time rounded to whole tokens/s, give a cross-check (`seconds_from_rates`). The
+process is stopped (its process group, DataLoader workers included) as soon as the last
+wanted step is reported, before any checkpoint is written.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import signal
@@ -31,7 +34,9 @@ import yaml
 _STEP = re.compile(
     r"Step\s+(\d+)(?:/\s*\d+)?;.*?bsz:\s*(\d+)/\s*(\d+)/\s*(\d+);\s*(\d+)/\s*(\d+) tok/s;"
 )
+_STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 _PARAMETERS = re.compile(r"\* number of parameters:\s*(\d+)")
+_VOCAB = re.compile(r"\* (src|tgt) vocab size = (\d+)")
 NEVER = 10**9  # a step count never reached: no periodic checkpoint or validation
 
 
@@ -45,10 +50,11 @@ class StepReport:
     sentences: int
     src_per_second: int
     tgt_per_second: int
+    logged_at: float | None = None  # the line's time stamp, seconds (its clock, ms precision)
 
     @property
     def seconds(self) -> float:
-        """Wall time of the step, from its tokens over its tokens/s (0 when not measurable)."""
+        """Wall time of the step from its tokens over its (rounded) tokens/s; 0 without."""
         rate = self.src_per_second + self.tgt_per_second
         return (self.src_tokens + self.tgt_tokens) / rate if rate > 0 else 0.0
 
@@ -56,13 +62,25 @@ class StepReport:
 def parse_step(line: str) -> StepReport | None:
     """The StepReport of a report line, None for any other line."""
     match = _STEP.search(line)
-    return StepReport(*(int(x) for x in match.groups())) if match else None
+    if match is None:
+        return None
+    stamp = _STAMP.match(line)
+    logged_at = None
+    if stamp is not None:
+        moment = dt.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")
+        logged_at = moment.timestamp() + int(stamp.group(2)) / 1000
+    return StepReport(*(int(x) for x in match.groups()), logged_at=logged_at)
 
 
 def parse_parameters(text: str) -> int | None:
     """The model's parameter count from OpenNMT-py's start-up log, None if absent."""
     match = _PARAMETERS.search(text)
     return int(match.group(1)) if match else None
+
+
+def parse_vocab_sizes(text: str) -> dict[str, int]:
+    """{"src": n, "tgt": n}: the vocabulary sizes the model was built with (specials in)."""
+    return {side: int(size) for side, size in _VOCAB.findall(text)}
 
 
 def train_config(
@@ -156,7 +174,7 @@ def stream_training(
     lines: list[str] = []
     marks: dict[str, float] = {}
     try:
-        with open(log, "w", encoding="utf-8") as sink:
+        with open(log, "w", encoding="utf-8", buffering=1) as sink:
             ended = _follow(process, sink, lines, reports, marks, stop, say)
     finally:
         timer.cancel()
@@ -209,10 +227,20 @@ def _stop_group(process: subprocess.Popen) -> None:
             return
 
 
+def timed_seconds(reports: list[StepReport], warmup: int) -> float:
+    """Wall time of the steps after `warmup`: between the time stamps of report `warmup`
+    and the last report when both have one, else the sum of `StepReport.seconds`."""
+    by_step = {r.step: r for r in reports}
+    first, last = by_step.get(warmup), reports[-1] if reports else None
+    if first and last and first.logged_at is not None and last.logged_at is not None:
+        return last.logged_at - first.logged_at
+    return sum(r.seconds for r in reports if r.step > warmup)
+
+
 def steady_state(reports: list[StepReport], warmup: int) -> dict[str, Any]:
     """Throughput over the reports after step `warmup` (source + target real tokens/s)."""
     timed = [r for r in reports if r.step > warmup]
-    seconds = sum(r.seconds for r in timed)
+    seconds = timed_seconds(reports, warmup) if timed else 0.0
     src = sum(r.src_tokens for r in timed)
     tgt = sum(r.tgt_tokens for r in timed)
     count = max(len(timed), 1)
@@ -222,6 +250,7 @@ def steady_state(reports: list[StepReport], warmup: int) -> dict[str, Any]:
         "first_timed_step": timed[0].step if timed else None,
         "last_step": reports[-1].step if reports else None,
         "seconds": round(seconds, 3),
+        "seconds_from_rates": round(sum(r.seconds for r in timed), 3),
         "tokens_per_second": rate(src + tgt),
         "src_tokens_per_second": rate(src),
         "tgt_tokens_per_second": rate(tgt),

@@ -23,6 +23,8 @@ MODULES = ("peer_opennmt", "peer_data", "peer_env", "peer_train")
 # Report lines as OpenNMT-py 3.5.1 writes them with report_every 1 (a CPU smoke run).
 PEER_LOG = textwrap.dedent("""\
     [2026-11-30 05:40:01,123 INFO] * number of parameters: 27542016
+    [2026-11-30 05:40:01,123 INFO]  * src vocab size = 4312
+    [2026-11-30 05:40:01,123 INFO]  * tgt vocab size = 5664
     [2026-11-30 05:40:02,000 INFO] Start training loop without validation...
     [2026-11-30 05:40:31,512 INFO] Step 1/    3; acc: 0.0; ppl: 8024.1; xent: 9.0; lr: 0.00100; sents:      60; bsz:  401/ 498/60;  12/ 15 tok/s;     33 sec;
     [2026-11-30 05:40:33,100 INFO] Step 2/    3; acc: 2.1; ppl: 7950.3; xent: 9.0; lr: 0.00100; sents:      58; bsz:  410/ 500/58; 205/250 tok/s;     35 sec;
@@ -169,20 +171,33 @@ def test_report_lines_parse_and_others_do_not(bench) -> None:
     assert (reports[1].src_tokens, reports[1].tgt_tokens, reports[1].sentences) == (410, 500, 58)
     assert reports[1].seconds == pytest.approx(910 / 455)
     assert train.parse_parameters(PEER_LOG) == 27542016
+    assert train.parse_vocab_sizes(PEER_LOG) == {"src": 4312, "tgt": 5664}
     assert train.parse_step("Start training loop without validation...") is None
 
 
 def test_steady_state_leaves_the_warmup_out(bench) -> None:
     train = bench["peer_train"]
     reports = [r for r in map(train.parse_step, PEER_LOG.splitlines()) if r is not None]
+    assert reports[2].logged_at - reports[0].logged_at == pytest.approx(3.688)
     figures = train.steady_state(reports, warmup=1)
-    seconds = 910 / 455 + 900 / 450
+    seconds = 35.200 - 31.512  # the time stamps of steps 3 and 1
     assert figures["steps"] == 2 and figures["first_timed_step"] == 2
     assert figures["seconds"] == pytest.approx(seconds, abs=1e-3)
+    assert figures["seconds_from_rates"] == pytest.approx(910 / 455 + 900 / 450, abs=1e-3)
     assert figures["tokens_per_second"] == pytest.approx(1810 / seconds, abs=0.1)
     assert figures["src_tokens_per_second"] == pytest.approx(800 / seconds, abs=0.1)
     assert figures["real_tokens_per_batch"] == 905.0
     assert figures["warmup_seconds"] == pytest.approx(899 / 27, abs=1e-3)
+
+
+def test_steady_state_without_time_stamps_sums_the_rates(bench) -> None:
+    train = bench["peer_train"]
+    lines = [line.split("] ", 1)[1] for line in PEER_LOG.splitlines() if "Step" in line]
+    reports = [train.parse_step(line) for line in lines]
+    assert all(r is not None and r.logged_at is None for r in reports)
+    figures = train.steady_state(reports, warmup=1)
+    assert figures["seconds"] == pytest.approx(4.0, abs=1e-3)
+    assert figures["tokens_per_second"] == pytest.approx(1810 / 4.0, abs=0.1)
 
 
 def test_train_config_is_the_recipes_shape(bench, tmp_path: Path) -> None:
@@ -222,6 +237,15 @@ def test_streaming_stops_the_whole_group_at_the_target(bench, tmp_path: Path) ->
     assert [r.step for r in run.reports] == [1, 2, 3, 4, 5]
     assert run.wall_seconds_timed is not None and run.wall_seconds_timed > 0
     assert "number of parameters" in (tmp_path / "log.txt").read_text(encoding="utf-8")
+
+
+def test_streaming_stops_after_the_timed_seconds(bench, tmp_path: Path) -> None:
+    train = bench["peer_train"]
+    command = [sys.executable, "-c", _FAKE_TRAINER]
+    stop = train.Stop(warmup=2, seconds=0.2)
+    run = train.stream_training(command, {}, tmp_path / "log.txt", stop, lambda _: None)
+    assert run.ended == "target reached"
+    assert run.wall_seconds_timed >= 0.2 and 3 < len(run.reports) < 199
 
 
 def test_streaming_gives_up_at_the_timeout(bench, tmp_path: Path) -> None:
