@@ -83,6 +83,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=_positive(int), default=20, help="untimed steps first")
     parser.add_argument("--threads", type=_positive(int), help="OMP/MKL threads for both")
     parser.add_argument("--max-tokens", type=_positive(int), help="our data.max_tokens")
+    parser.add_argument(
+        "--set",
+        dest="ours_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for ours only, e.g. train.cpu_amp=true (repeatable)",
+    )
     parser.add_argument("--peer-batch-tokens", type=_positive(int), help="skip calibration")
     parser.add_argument("--payload", type=Path, default=REPO / ".peer", help="git-ignored")
     parser.add_argument("--peers", type=Path, default=REPO.parent / "shared" / "peers")
@@ -114,6 +122,8 @@ def ours_command(args: argparse.Namespace) -> list[str]:
     command += ["--data", str(args.data), "--device", "cpu", *budget_options(args)]
     if args.max_tokens:
         command += ["--set", f"data.max_tokens={args.max_tokens}"]
+    for override in args.ours_overrides:
+        command += ["--set", override]
     return command
 
 

@@ -88,6 +88,8 @@ def test_ours_is_train_throughput_on_the_cpu(bench) -> None:
     assert "--set data.max_tokens=4096" in joined and "--config lstm" in joined
     timed = module.ours_command(module.parse_args(["--seconds", "30"]))
     assert "--seconds 30.0" in " ".join(timed) and "--steps" not in timed
+    bf16 = module.ours_command(module.parse_args(["--set", "train.cpu_amp=true"]))
+    assert bf16[-2:] == ["--set", "train.cpu_amp=true"]
 
 
 def test_payload_must_be_ignored(bench, tmp_path: Path) -> None:
