@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import nmt.training.setup as run_setup
 from nmt.checkpoint import WEIGHTS_FILE
 from nmt.runtime import cpu_has_native_bf16
-import nmt.training.setup as run_setup
 from nmt.training.setup import _cpu_bf16
 from nmt.training.step import mixed_precision
 from nmt.training.trainer import train
