@@ -17,10 +17,14 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nmt.checkpoint import verify_bundle
-from nmt.decoding.types import SearchOptions
-from nmt.errors import CheckpointError, NmtError
-from nmt.translator import Translator, load_translator
+from nmt import (
+    CheckpointError,
+    NmtError,
+    SearchOptions,
+    Translator,
+    load_translator,
+    verify_bundle,
+)
 from service.access_log import install_access_log_redaction
 from service.batching import DynamicBatcher
 from service.deps import ServiceState
@@ -75,7 +79,7 @@ def _lifespan(injected: Translator | None) -> Lifespan:
         metrics.queue_depth.set_function(lambda: batcher.queue_depth)
         state.translator, state.batcher, state.ready = translator, batcher, True
         metrics.ready.set(1)
-        log.info("model ready: %s", translator.info.get("name"))
+        log.info("model ready: %s", translator.description.name)
         try:
             yield
         finally:

@@ -20,8 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from nmt.decoding.types import SearchOptions
-from nmt.translator import Translation, Translator
+from nmt import SearchOptions, Translation, Translator
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nmt import MAX_BEAM_SIZE
+
 ENV_PREFIX = "NMT_"
 
 
@@ -34,7 +36,7 @@ class ServiceSettings(BaseModel):
     # LibreTranslate's default; True (ours) demands one.
     require_api_key: bool = True
     cors_origins: list[str] = Field(default_factory=list)
-    default_beam_size: int = Field(5, ge=1, le=16)
+    default_beam_size: int = Field(5, ge=1, le=MAX_BEAM_SIZE)
     under_translation_threshold: float = Field(0.5, ge=0.0)
     model_card: Path | None = None  # JSON or Markdown with BLEU scores
     frontend_timeout_ms: int = Field(500, ge=0)  # LibreTranslate's frontend debounce

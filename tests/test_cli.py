@@ -218,7 +218,7 @@ def test_export_writes_a_half_precision_inference_bundle(
     assert metadata["name"] == "demo-fr" and metadata["weights_dtype"] == "float16"
     original = load_translator(run_dir / "best", "cpu")
     exported = load_translator(out, "cpu")
-    assert exported.info["name"] == "demo-fr"
+    assert exported.description.name == "demo-fr"
     sentences = ["I see the cat.", "Where is the station?"]
     assert [t.text for t in exported.translate(sentences)] == [
         t.text for t in original.translate(sentences)
@@ -253,7 +253,7 @@ def test_translate_with_int8_quantization(
     from nmt.translator import load_translator
 
     translator = load_translator(run_dir / "best", "cpu", "int8")
-    assert translator.info["quantize"] == "int8"
+    assert translator.description.quantize == "int8"
     assert "DynamicQuantized" in type(translator.model.generator).__name__ or any(
         "quantized" in type(m).__module__ for m in translator.model.modules()
     )
