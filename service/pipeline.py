@@ -104,6 +104,8 @@ async def translate_documents(
     If the model fails on this request's text and the text is not valid Unicode (a lone
     surrogate, which JSON's escapes can carry), the failure is a ServiceError with
     `invalid_status` naming the text and the character; any other failure propagates.
+    So is a lone surrogate the model never saw (in markup kept as written, e.g. inside
+    <script>) that would come back in the translation, which JSON cannot carry.
     """
     split = split_html if text_format == "html" else split_sentences
     templates = [split(text) for text in texts]
@@ -120,6 +122,8 @@ async def translate_documents(
         count = len(template.sentences)
         documents.append(DocumentTranslation(template, results[offset : offset + count]))
         offset += count
+    if any(_LONE_SURROGATE.search(document.text) for document in documents):
+        raise ServiceError(invalid_status, invalid_unicode(texts) or "invalid Unicode")
     return documents
 
 

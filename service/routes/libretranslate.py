@@ -29,7 +29,7 @@ from service.deps import (
 )
 from service.errors import ServiceError
 from service.langdetect import LANGUAGE_NAMES, detect_language
-from service.pipeline import DocumentTranslation, translate_documents
+from service.pipeline import DocumentTranslation, invalid_unicode, translate_documents
 from service.schemas import (
     DetectedLanguage,
     DetectRequest,
@@ -194,6 +194,9 @@ async def translate(
     )
     results: dict[int, DocumentTranslation] = dict(zip(todo, done, strict=True))
     translated = [results[i].text if i in results else texts[i] for i in range(len(texts))]
+    problem = invalid_unicode(translated)  # a text given back as it came (another language)
+    if problem is not None:
+        raise ServiceError(400, problem)
     alternatives = [
         [text for text, _ in results[i].alternative_texts()] if i in results else []
         for i in range(len(texts))
