@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nmt import shipped_model_dir
 from nmt.cli import main
 from tests.conftest import write_corpus
 
@@ -113,6 +114,25 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["translate", "--beam", "17"],
+        ["evaluate", "--beam", "1,17"],
+        ["attention", "Hi.", "--beam", "17"],
+        ["translate", "--checkpoint", str(shipped_model_dir()), "--beam", "2", "--n-best", "3"],
+    ],
+)
+def test_one_beam_limit_and_n_best_within_the_beam_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--device", "cpu"] if argv[0] != "evaluate" else argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "at most 16" in err or "n_best must be between 1 and the beam size (2)" in err
 
 
 def test_translate_stdin_to_stdout(
