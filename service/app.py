@@ -41,12 +41,18 @@ WARMUP_TEXT = "Hello."
 
 
 def load_model(settings: ServiceSettings) -> Translator:
-    """The translator of the configured checkpoint; CheckpointError when it cannot be used."""
+    """The translator of the configured checkpoint; CheckpointError when it cannot be used.
+
+    Its model batches hold at most `max_batch` sentences (the batcher merges requests into
+    one translator call; the translator cuts it by length).
+    """
     if settings.checkpoint is None:
         raise CheckpointError("no checkpoint given: pass --checkpoint or set NMT_CHECKPOINT")
     if not settings.checkpoint.exists():
         raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
-    return load_translator(settings.checkpoint, settings.device, settings.quantize)
+    return load_translator(
+        settings.checkpoint, settings.device, settings.quantize, batch_size=settings.max_batch
+    )
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -26,7 +26,7 @@ class ServiceSettings(BaseModel):
     workers: int = Field(1, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batching: bool = True
-    max_batch: int = Field(64, ge=1)  # sentences per model call
+    max_batch: int = Field(64, ge=1)  # sentences per model batch; the batcher merges up to it
     max_wait_ms: float = Field(5.0, ge=0.0)  # how long the batcher waits for company
     max_chars: int = Field(5000, ge=1)  # per text
     max_texts: int = Field(128, ge=1)  # per request

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import nmt.translator
 from nmt import MAX_BEAM_SIZE, ModelDescription, SearchOptions, SearchOptionsError, load_translator
 from nmt.checkpoint import BundleMetadata
 from nmt.config import ConfigError, DecodeConfig, load_config
@@ -86,3 +88,39 @@ def test_an_old_bundle_is_described_from_its_metadata_and_config() -> None:
     assert description.search_defaults.beam_size == 5 and description.parameters > 0
     assert description.scores["valid_chrf"] == pytest.approx(8.154437639400882)
     assert translator.batch_size == 3
+
+
+def test_the_translator_alone_cuts_a_call_into_length_sorted_model_batches(
+    shipped_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """12 texts at batch size 5: model batches of 5, 5 and 2 sources, shortest first."""
+    translator = load_translator(shipped_model_dir, "cpu", batch_size=5)
+    batches: list[list[int]] = []
+    real_search = nmt.translator.search
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        batches.append(args[2].tolist())  # the source lengths of one model batch
+        return real_search(*args, **kwargs)
+
+    monkeypatch.setattr(nmt.translator, "search", recording)
+    words = [
+        "Tom",
+        "saw",
+        "the",
+        "big",
+        "black",
+        "cat",
+        "near",
+        "the",
+        "old",
+        "red",
+        "house",
+        "today",
+    ]
+    texts = [" ".join(words[:n]) + "." for n in (6, 1, 11, 3, 9, 2, 12, 5, 8, 4, 10, 7)]
+    greedy = translator.description.search_defaults.merged(beam_size=1)
+    translations = translator.translate(texts, greedy)
+    assert [t.source for t in translations] == texts  # answers in the callers' order
+    assert [len(batch) for batch in batches] == [5, 5, 2]
+    lengths = [length for batch in batches for length in batch]
+    assert lengths == sorted(lengths)
