@@ -78,6 +78,11 @@ class Bundle:
     tokenizer_files: dict[str, bytes]  # file name -> sentencepiece model bytes
 
     @property
+    def meta(self) -> BundleMetadata:
+        """The metadata fields inference and resuming read, typed."""
+        return BundleMetadata.from_dict(self.metadata)
+
+    @property
     def joint_tokenizer(self) -> bool:
         """True when source and target share one sentencepiece model."""
         return "spm.model" in self.tokenizer_files

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
-from nmt.checkpoint import Bundle, BundleMetadata, load_bundle
+from nmt.checkpoint import Bundle, load_bundle
 from nmt.config import config_to_dict
 from nmt.data.corpus import normalize
 from nmt.data.tokenizer import Tokenizer
@@ -244,7 +244,7 @@ def build_translator(
     `quantize` is "none" or "int8" (see `load_translator`).
     """
     config = bundle.config
-    meta = BundleMetadata.from_dict(bundle.metadata)
+    meta = bundle.meta
     src_tok, tgt_tok = _bundle_tokenizers(bundle)
     actual = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
     if meta.tokenizer_sha256 and dict(meta.tokenizer_sha256) != actual:
