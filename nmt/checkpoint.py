@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,30 @@ METADATA_FILE = "metadata.json"
 TRAINING_STATE_FILE = "training_state.pt"
 
 
+@dataclass(frozen=True)
+class BundleMetadata:
+    """The metadata.json fields inference reads, typed, with the defaults older bundles get.
+
+    `name` None: not recorded (the config's name stands in). `tokenizer_sha256` maps
+    "src"/"tgt" to the hashes of the tokenizers the model was trained with; empty when not
+    recorded (nothing to check).
+    """
+
+    name: str | None = None
+    src_lang: str = "en"
+    tgt_lang: str = "fr"
+    step: int = 0
+    scores: dict[str, float] = field(default_factory=dict)
+    data_manifest_hash: str = ""
+    tokenizer_sha256: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, metadata: dict[str, Any]) -> BundleMetadata:
+        """The fields of a parsed metadata.json; absent ones keep their defaults."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in metadata.items() if key in known})
+
+
 @dataclass
 class Bundle:
     """A loaded checkpoint: what inference needs, plus metadata."""
@@ -52,6 +76,11 @@ class Bundle:
     metadata: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
     tokenizer_files: dict[str, bytes]  # file name -> sentencepiece model bytes
+
+    @property
+    def meta(self) -> BundleMetadata:
+        """The metadata fields inference and resuming read, typed."""
+        return BundleMetadata.from_dict(self.metadata)
 
     @property
     def joint_tokenizer(self) -> bool:

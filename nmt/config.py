@@ -98,10 +98,15 @@ class DataConfig(_Section):
     bucket_width: int = Field(1, ge=1)
 
 
+# The widest beam any search runs: configs, `SearchOptions.merged` (the command line,
+# validation) and both HTTP APIs refuse more. The service's limit; configs allowed 64.
+MAX_BEAM_SIZE = 16
+
+
 class DecodeConfig(_Section):
     """Default search settings (used by validation, translate, evaluate and serve)."""
 
-    beam_size: int = Field(5, ge=1, le=64)
+    beam_size: int = Field(5, ge=1, le=MAX_BEAM_SIZE)
     n_best: int = Field(1, ge=1)
     length_penalty: float = Field(0.6, ge=0.0, description="GNMT alpha; 0 disables")
     coverage_penalty: float = Field(0.0, ge=0.0, description="GNMT beta; 0 disables")
@@ -160,7 +165,7 @@ class TrainConfig(_Section):
     valid_max_sentences: int | None = Field(
         None, ge=1, description="score BLEU on this many valid sentences, spread evenly"
     )
-    valid_beam_size: int = Field(1, ge=1)
+    valid_beam_size: int = Field(1, ge=1, le=MAX_BEAM_SIZE)
     patience: int | None = Field(
         None, ge=1, description="early stop after this many non-improving validations"
     )

@@ -13,3 +13,7 @@ class DataError(NmtError):
 
 class CheckpointError(NmtError):
     """A checkpoint bundle is missing, corrupt, or does not match its tokenizer."""
+
+
+class SearchOptionsError(NmtError, ValueError):
+    """Search options out of range (a beam wider than allowed, n_best over the beam...)."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+# The piece that ends `Translation.source_pieces` and `target_pieces` (the model's eos):
+# sentencepiece's default end-of-sentence piece, as `nmt.data.tokenizer` trains it.
+EOS_PIECE = "</s>"
+
 
 class Link(NamedTuple):
     """One target token of `Translation.text` and the source characters it translates.
@@ -42,8 +46,8 @@ class Translation:
     text: str
     score: float  # ranking score of the best hypothesis
     token_log_probs: list[float]  # per target token of the best hypothesis, eos included
-    source_pieces: list[str]
-    target_pieces: list[str]
+    source_pieces: list[str]  # the model's input pieces, then EOS_PIECE
+    target_pieces: list[str]  # the output pieces, then EOS_PIECE unless cut at the length limit
     alternatives: list[Alternative] = field(default_factory=list)
     attention: list[list[float]] | None = None  # (target pieces + eos) x (source pieces + eos)
     copy_probability: list[float] | None = None  # 1 - p_gen per target token (copy models)

@@ -6,16 +6,19 @@ returns the one real implementation, built from a self-describing checkpoint bun
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import torch
 
 from nmt.checkpoint import Bundle, load_bundle
-from nmt.config import DecodeConfig, config_to_dict
+from nmt.config import config_to_dict
 from nmt.data.corpus import normalize
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.search import search
@@ -24,12 +27,13 @@ from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq, build_model
 from nmt.runtime import resolve_device
 from nmt.text.pipeline import translate_texts
-from nmt.translation import Alternative, Link, Translation
+from nmt.translation import EOS_PIECE, Alternative, Link, Translation
 
 __all__ = [
     "MAX_SOURCE_PIECES",
     "Alternative",
     "Link",
+    "ModelDescription",
     "NeuralTranslator",
     "Translation",
     "Translator",
@@ -39,18 +43,57 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ModelDescription:
+    """What a translator says about its model: set when it is built, never changed.
+
+    `search_defaults` is the model's own default search (its config's `decode` section);
+    callers put their choices on top with `search_defaults.merged(...)`. `config` is the
+    resolved config tree as plain data and `scores` the bundle's validation scores; both
+    are read-only mappings.
+    """
+
+    name: str
+    src_lang: str = "en"
+    tgt_lang: str = "fr"
+    search_defaults: SearchOptions = field(default_factory=SearchOptions)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    parameters: int = 0
+    data_manifest_hash: str = ""  # of the prepared data it was trained on; "" when unknown
+    checkpoint: str | None = None  # the bundle directory it was loaded from
+    step: int = 0  # training updates
+    scores: Mapping[str, float] = field(default_factory=dict)
+    coverage: bool = False  # coverage attention: the service can flag under-translation
+    copy: bool = False  # copy mechanism: translations carry copy probabilities
+    quantize: str = "none"  # "int8": dynamic int8 linear layers
+
+    def __post_init__(self) -> None:
+        for name in ("config", "scores"):  # frozen all the way down to the first level
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (reports, scripts): every field, search defaults as a dict."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["search_defaults"] = dataclasses.asdict(self.search_defaults)
+        data["config"], data["scores"] = dict(self.config), dict(self.scores)
+        return data
+
+
 class Translator(Protocol):
     """Anything that turns texts into translations."""
 
     @property
-    def info(self) -> dict[str, Any]:
-        """Name, languages, config, parameters, data manifest hash, scores."""
+    def description(self) -> ModelDescription:
+        """Name, languages, default search, config, size, data hash and scores of the model."""
         ...
 
     def translate(
         self, texts: Sequence[str], options: SearchOptions | None = None
     ) -> list[Translation]:
-        """Translate each text (one sentence per text); empty texts give empty translations."""
+        """Translate each text (one sentence per text); empty texts give empty translations.
+
+        `options` None means the model's `description.search_defaults`.
+        """
         ...
 
 
@@ -62,7 +105,11 @@ MAX_SOURCE_PIECES = 250
 
 
 class NeuralTranslator:
-    """The one real Translator: a Seq2Seq model, its tokenizers and a device."""
+    """The one real Translator: a Seq2Seq model, its tokenizers and a device.
+
+    It alone decides how texts are grouped for the model: `translate_segments` sorts the
+    inputs by length in pieces and runs batches of at most `batch_size` of them.
+    """
 
     def __init__(
         self,
@@ -70,21 +117,32 @@ class NeuralTranslator:
         src_tokenizer: Tokenizer,
         tgt_tokenizer: Tokenizer,
         device: torch.device,
-        info: dict[str, Any],
+        description: ModelDescription,
         batch_size: int = 64,
     ) -> None:
+        if batch_size < 1:
+            raise NmtError(f"batch size must be at least 1, got {batch_size}")
         self.model = model.to(device).eval()
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.device = device
         self.batch_size = batch_size
-        self._info = info
-        self.default_options = SearchOptions(**info.get("search_defaults", {}))
+        self._description = description
 
     @property
-    def info(self) -> dict[str, Any]:
-        """Name, languages, config, parameters, data manifest hash, scores."""
-        return self._info
+    def description(self) -> ModelDescription:
+        """Name, languages, default search, config, size, data hash and scores of the model."""
+        return self._description
+
+    @property
+    def default_options(self) -> SearchOptions:
+        """The model's default search: `description.search_defaults`."""
+        return self._description.search_defaults
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        """`description.as_dict()`, read-only: for scripts written before ModelDescription."""
+        return MappingProxyType(self._description.as_dict())
 
     @property
     def max_source_pieces(self) -> int:
@@ -100,14 +158,17 @@ class NeuralTranslator:
         to translate as they are, carries numbers, URLs, e-mails... over verbatim, handles
         ALL-CAPS/Title-Case and splits over-long texts; empty texts give empty translations.
         """
-        return translate_texts(self, texts, options or self.default_options)
+        return translate_texts(self, texts, options or self._description.search_defaults)
 
     def piece_surfaces(self, text: str) -> list[tuple[str, bool]]:
         """(surface, is unknown) of each source piece of a normalised text (eos excluded)."""
         return self.src_tokenizer.surfaces(text)
 
     def translate_segments(self, texts: Sequence[str], options: SearchOptions) -> list[Translation]:
-        """The model alone: translate normalised texts in length-sorted batches."""
+        """The model alone: translate normalised texts in length-sorted batches.
+
+        Every translation carries its attention (the text boundary aligns with it).
+        """
         encoded = [self._encode_source(text) for text in texts]
         results: list[Translation | None] = [None] * len(texts)
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
@@ -143,6 +204,7 @@ class NeuralTranslator:
             options,
             bos_id=self.tgt_tokenizer.bos_id,
             eos_id=self.tgt_tokenizer.eos_id,
+            keep_attention=True,
         )
 
     def _to_translation(
@@ -153,13 +215,13 @@ class NeuralTranslator:
         attention = None if best.attention is None else best.attention.float().tolist()
         copy_probability = None if best.p_gen is None else [1.0 - p for p in best.p_gen]
         # a hypothesis cut at the length limit has no eos (nor an eos attention row)
-        eos = ["</s>"] if len(best.token_log_probs) > len(best.tokens) else []
+        eos = [EOS_PIECE] if len(best.token_log_probs) > len(best.tokens) else []
         return Translation(
             source=source,
             text=decode(best.tokens),
             score=best.score,
             token_log_probs=best.token_log_probs,
-            source_pieces=self.src_tokenizer.id_to_piece(src_ids[:-1]) + ["</s>"],
+            source_pieces=self.src_tokenizer.id_to_piece(src_ids[:-1]) + [EOS_PIECE],
             target_pieces=self.tgt_tokenizer.id_to_piece(best.tokens) + eos,
             alternatives=[Alternative(decode(h.tokens), h.score) for h in nbest[1:]],
             attention=attention,
@@ -173,13 +235,19 @@ def _empty_translation(source: str) -> Translation:
     )
 
 
-def build_translator(bundle: Bundle, device: str = "auto") -> NeuralTranslator:
-    """Wire a loaded bundle into a NeuralTranslator, refusing mismatched tokenizers."""
+def build_translator(
+    bundle: Bundle, device: str = "auto", batch_size: int | None = None, quantize: str = "none"
+) -> NeuralTranslator:
+    """Wire a loaded bundle into a NeuralTranslator, refusing mismatched tokenizers.
+
+    `batch_size` (sentences per model call) defaults to the config's `decode.batch_size`;
+    `quantize` is "none" or "int8" (see `load_translator`).
+    """
     config = bundle.config
+    meta = bundle.meta
     src_tok, tgt_tok = _bundle_tokenizers(bundle)
-    expected = bundle.metadata.get("tokenizer_sha256", {})
     actual = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
-    if expected and expected != actual:
+    if meta.tokenizer_sha256 and dict(meta.tokenizer_sha256) != actual:
         raise CheckpointError(
             f"{bundle.path}: the tokenizer does not match the one the model was trained with"
         )
@@ -196,36 +264,28 @@ def build_translator(bundle: Bundle, device: str = "auto") -> NeuralTranslator:
         raise CheckpointError(
             f"{bundle.path}: weights do not fit the config/vocabulary ({first})"
         ) from None
-    info = {
-        "name": bundle.metadata.get("name", config.name),
-        "src_lang": bundle.metadata.get("src_lang", "en"),
-        "tgt_lang": bundle.metadata.get("tgt_lang", "fr"),
-        "config": config_to_dict(config),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "data_manifest_hash": bundle.metadata.get("data_manifest_hash", ""),
-        "checkpoint": str(bundle.path),
-        "step": bundle.metadata.get("step", 0),
-        "scores": bundle.metadata.get("scores", {}),
-        "coverage": config.model.coverage.enabled,
-        "copy": config.model.copy.enabled,
-        "search_defaults": search_defaults(config.decode),
-    }
-    return NeuralTranslator(
-        model, src_tok, tgt_tok, resolve_device(device), info, config.decode.batch_size
+    description = ModelDescription(
+        name=config.name if meta.name is None else meta.name,
+        src_lang=meta.src_lang,
+        tgt_lang=meta.tgt_lang,
+        search_defaults=SearchOptions.from_decode(config.decode),
+        config=config_to_dict(config),
+        parameters=sum(p.numel() for p in model.parameters()),
+        data_manifest_hash=meta.data_manifest_hash,
+        checkpoint=str(bundle.path),
+        step=meta.step,
+        scores=meta.scores,
+        coverage=config.model.coverage.enabled,
+        copy=config.model.copy.enabled,
+        quantize=quantize,
     )
-
-
-def search_defaults(decode: DecodeConfig) -> dict[str, Any]:
-    """The SearchOptions fields a model's `decode` config sets (its default search)."""
-    return {
-        "beam_size": decode.beam_size,
-        "length_penalty": decode.length_penalty,
-        "coverage_penalty": decode.coverage_penalty,
-        "max_length_a": decode.max_length_a,
-        "max_length_b": decode.max_length_b,
-        "min_length": decode.min_length,
-        "no_repeat_ngram_size": decode.no_repeat_ngram_size,
-    }
+    target = resolve_device(device)
+    if quantize == "int8":
+        model = quantize_int8(model.eval(), target)
+    elif quantize != "none":
+        raise NmtError(f"unknown quantization {quantize!r}; choose none or int8")
+    size = config.decode.batch_size if batch_size is None else batch_size
+    return NeuralTranslator(model, src_tok, tgt_tok, target, description, size)
 
 
 def _bundle_tokenizers(bundle: Bundle) -> tuple[Tokenizer, Tokenizer]:
@@ -264,21 +324,19 @@ def resolve_checkpoint(checkpoint: Path | str | None) -> Path:
 
 
 def load_translator(
-    checkpoint: Path | str, device: str = "auto", quantize: str = "none"
+    checkpoint: Path | str,
+    device: str = "auto",
+    quantize: str = "none",
+    batch_size: int | None = None,
 ) -> NeuralTranslator:
     """Load a checkpoint bundle (directory) into a ready-to-use translator.
 
     quantize="int8" applies dynamic int8 quantization to the linear layers (CPU only):
     on the tiny model it decoded the test split 1.3-1.7x faster for at most 0.11 BLEU
-    (docs/RESULTS.md).
+    (docs/RESULTS.md). `batch_size` is the most sentences per model call (default: the
+    config's `decode.batch_size`). Raises CheckpointError for a missing or corrupt bundle.
     """
-    translator = build_translator(load_bundle(Path(checkpoint)), device)
-    if quantize == "int8":
-        translator.model = quantize_int8(translator.model, translator.device)
-    elif quantize != "none":
-        raise NmtError(f"unknown quantization {quantize!r}; choose none or int8")
-    translator.info["quantize"] = quantize
-    return translator
+    return build_translator(load_bundle(Path(checkpoint)), device, batch_size, quantize)
 
 
 def quantize_int8(model: Seq2Seq, device: torch.device) -> Seq2Seq:

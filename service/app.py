@@ -17,10 +17,14 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nmt.checkpoint import verify_bundle
-from nmt.decoding.types import SearchOptions
-from nmt.errors import CheckpointError, NmtError
-from nmt.translator import Translator, load_translator
+from nmt import (
+    CheckpointError,
+    NmtError,
+    SearchOptions,
+    Translator,
+    load_translator,
+    verify_bundle,
+)
 from service.access_log import install_access_log_redaction
 from service.batching import DynamicBatcher
 from service.deps import ServiceState
@@ -37,12 +41,18 @@ WARMUP_TEXT = "Hello."
 
 
 def load_model(settings: ServiceSettings) -> Translator:
-    """The translator of the configured checkpoint; CheckpointError when it cannot be used."""
+    """The translator of the configured checkpoint; CheckpointError when it cannot be used.
+
+    Its model batches hold at most `max_batch` sentences (the batcher merges requests into
+    one translator call; the translator cuts it by length).
+    """
     if settings.checkpoint is None:
         raise CheckpointError("no checkpoint given: pass --checkpoint or set NMT_CHECKPOINT")
     if not settings.checkpoint.exists():
         raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
-    return load_translator(settings.checkpoint, settings.device, settings.quantize)
+    return load_translator(
+        settings.checkpoint, settings.device, settings.quantize, batch_size=settings.max_batch
+    )
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -75,7 +85,7 @@ def _lifespan(injected: Translator | None) -> Lifespan:
         metrics.queue_depth.set_function(lambda: batcher.queue_depth)
         state.translator, state.batcher, state.ready = translator, batcher, True
         metrics.ready.set(1)
-        log.info("model ready: %s", translator.info.get("name"))
+        log.info("model ready: %s", translator.description.name)
         try:
             yield
         finally:

@@ -1,12 +1,14 @@
-"""Dynamic batching: merge concurrent requests into few model calls on one thread.
+"""Dynamic batching: merge concurrent requests into few translator calls on one thread.
 
 Requests put a job (sentences + decoding options) on a queue and await a future. One
 consumer thread takes the first job, waits up to `max_wait_ms` for more (stopping early
 when `max_batch` sentences are queued), groups jobs by their `SearchOptions` (a frozen,
-hashable dataclass), translates each group in calls of at most `max_batch` sentences,
-and hands each job its own slice of the results. If a merged call raises, each job of
-it is retried alone, so an error reaches only the request that causes it. The model is
-only ever called from that thread, so it never sees concurrent calls.
+hashable dataclass), hands each group to the translator in one call, and gives each job
+its own slice of the results. The batcher only merges: the translator sorts a call's
+sentences by length and cuts them into model batches (the service loads it with
+`batch_size = max_batch`). If a merged call raises, each job of it is retried alone, so
+an error reaches only the request that causes it. The model is only ever called from
+that thread, so it never sees concurrent calls.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from nmt.decoding.types import SearchOptions
-from nmt.translator import Translation, Translator
+from nmt import SearchOptions, Translation, Translator
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,10 @@ class DynamicBatcher:
     def _translate_sentences(
         self, sentences: list[str], options: SearchOptions
     ) -> list[Translation]:
-        """Model calls of at most max_batch sentences; exactly one Translation per sentence."""
-        results: list[Translation] = []
-        for start in range(0, len(sentences), self._max_batch):
-            chunk = sentences[start : start + self._max_batch]
-            if self._on_batch is not None:
-                self._on_batch(len(chunk))
-            results.extend(self._translator.translate(chunk, options))
+        """One translator call; exactly one Translation per sentence."""
+        if self._on_batch is not None:
+            self._on_batch(len(sentences))
+        results = self._translator.translate(sentences, options)
         if len(results) != len(sentences):
             raise RuntimeError(f"{len(results)} translations for {len(sentences)} sentences")
         return results

@@ -1,8 +1,15 @@
-"""Dependencies route handlers declare, as named `Annotated` types."""
+"""What route handlers depend on: the app's state, and the checks every request passes.
+
+Named `Annotated` dependencies give a handler the settings, the translator and the
+batcher. The API-key rule (`key_problem`) and the request-size limits (`limit_problem`)
+are defined here once; each API words their failures its own way: the v1 API with
+401/403 and 413, the LibreTranslate API with its 400/403 and its messages.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -10,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from nmt.translator import Translator
+from nmt import Translator
 from service.batching import DynamicBatcher
 from service.errors import ServiceError
 from service.metrics import ServiceMetrics
@@ -109,3 +116,60 @@ def require_api_key(settings: SettingsDep, key: BearerKeyDep) -> None:
 
 
 ApiKeyDep = Depends(require_api_key)
+
+
+def form_key_check(settings: ServiceSettings, api_key: Any, bearer: str | None) -> None:
+    """LibreTranslate's key check: 403 for a wrong key; 400 saying how to get one when a
+    key is required and none (or an empty one, as its web page sends) was given.
+
+    The key comes from the `api_key` parameter or, as an extension, an
+    `Authorization: Bearer` header (`bearer`, from `BearerKeyDep`).
+    """
+    key = api_key if isinstance(api_key, str) else None if api_key is None else str(api_key)
+    problem = key_problem(settings, key or bearer)
+    if problem == "missing":
+        raise ServiceError(400, "Please contact the server operator to get an API key")
+    if problem == "invalid":
+        raise ServiceError(403, "Invalid API key")
+
+
+@dataclass(frozen=True)
+class LimitProblem:
+    """The first size limit a request goes over: the setting, what came and what is allowed."""
+
+    limit: Literal["max_texts", "max_chars"]
+    given: int  # texts in the request, or characters in text `index`
+    allowed: int
+    index: int | None = None  # the text over max_chars
+
+
+def limit_problem(texts: Sequence[str], settings: ServiceSettings) -> LimitProblem | None:
+    """Too many texts, or the first text over max_chars; None when the request fits."""
+    if len(texts) > settings.max_texts:
+        return LimitProblem("max_texts", len(texts), settings.max_texts)
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_chars:
+            return LimitProblem("max_chars", len(text), settings.max_chars, index)
+    return None
+
+
+def check_limits(texts: Sequence[str], settings: ServiceSettings) -> None:
+    """The v1 API's 413 naming the limit a request goes over."""
+    problem = limit_problem(texts, settings)
+    if problem is None:
+        return
+    if problem.limit == "max_texts":
+        message = f"too many texts: {problem.given} > max_texts={problem.allowed}"
+    else:
+        message = (
+            f"text {problem.index} has {problem.given} characters > max_chars={problem.allowed}"
+        )
+    raise ServiceError(413, message, problem.limit)
+
+
+def check_form_limits(texts: Sequence[str], settings: ServiceSettings) -> None:
+    """LibreTranslate's 400 for too many texts or a text too long (`limit` names ours)."""
+    problem = limit_problem(texts, settings)
+    if problem is not None:
+        message = f"request ({problem.given}) exceeds text limit ({problem.allowed})"
+        raise ServiceError(400, f"Invalid request: {message}", problem.limit)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from nmt import EOS_PIECE
+
 REPEAT_NGRAM = 3
 REPEAT_RUN = 3
-EOS_PIECE = "</s>"
 
 
 def has_repetition(pieces: Sequence[str], n: int = REPEAT_NGRAM, run: int = REPEAT_RUN) -> bool:
@@ -38,7 +39,7 @@ def untranslated_pieces(
     """Source pieces (eos excluded) whose attention column sums to less than `threshold`.
 
     Rows are target steps, columns source positions; `source_pieces` may or may not end
-    with "</s>" (the eos column is never reported).
+    with EOS_PIECE (the eos column is never reported).
     """
     totals = [0.0] * len(source_pieces)
     for row in attention:

@@ -38,7 +38,7 @@ class ServiceMetrics:
         )
         self.batch_size = Histogram(
             "nmt_batch_size_sentences",
-            "Sentences per model call.",
+            "Sentences per translator call (merged requests).",
             buckets=_BATCH_BUCKETS,
             registry=self.registry,
         )

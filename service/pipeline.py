@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from nmt.decoding.types import SearchOptions
-from nmt.text import MarkupTemplate, Template, split_html, split_sentences
-from nmt.translator import Alternative, Translation
+from nmt import (
+    EOS_PIECE,
+    Alternative,
+    MarkupTemplate,
+    SearchOptions,
+    Template,
+    Translation,
+    split_html,
+    split_sentences,
+)
 from service.batching import DynamicBatcher
-from service.diagnostics import EOS_PIECE, finite, has_repetition, untranslated_pieces
+from service.diagnostics import finite, has_repetition, untranslated_pieces
 from service.errors import ServiceError
 from service.schemas import (
     AlternativeOut,
@@ -62,31 +68,28 @@ class DocumentTranslation:
         return out
 
 
-def model_defaults(info: dict[str, Any]) -> SearchOptions:
-    """The model's own default search (its checkpoint's decode config), when it says."""
-    return SearchOptions(**info.get("search_defaults", {}))
-
-
 def search_options(
-    request: TranslateRequest, settings: ServiceSettings, base: SearchOptions, need_attention: bool
+    request: TranslateRequest,
+    settings: ServiceSettings,
+    defaults: SearchOptions,
+    need_attention: bool,
 ) -> SearchOptions:
-    """The decoding options of a v1 request: the request's fields over the model's defaults.
+    """The decoding options of a v1 request: its fields over the model's `defaults`.
 
-    The beam size defaults to the server's `default_beam_size`.
+    The one place a request's fields become `SearchOptions` (`SearchOptions.merged`); the
+    object made here reaches the search function unchanged. Fields the request leaves
+    out keep the model's value, except the beam size, which defaults to the server's
+    `default_beam_size` (widened to `n_best`).
     """
-    fields: dict[str, Any] = {
-        "beam_size": request.beam_size or max(settings.default_beam_size, request.n_best),
-        "n_best": request.n_best,
-        "return_attention": request.return_attention or need_attention,
-    }
-    optional = {
-        "max_length_b": request.max_length_ratio,
-        "length_penalty": request.length_penalty,
-        "coverage_penalty": request.coverage_penalty,
-        "no_repeat_ngram_size": request.no_repeat_ngram_size,
-    }
-    fields.update({key: value for key, value in optional.items() if value is not None})
-    return dataclasses.replace(base, **fields)
+    return defaults.merged(
+        beam_size=request.beam_size or max(settings.default_beam_size, request.n_best),
+        n_best=request.n_best,
+        return_attention=request.return_attention or need_attention,
+        max_length_b=request.max_length_ratio,
+        length_penalty=request.length_penalty,
+        coverage_penalty=request.coverage_penalty,
+        no_repeat_ngram_size=request.no_repeat_ngram_size,
+    )
 
 
 async def translate_documents(
@@ -101,6 +104,8 @@ async def translate_documents(
     If the model fails on this request's text and the text is not valid Unicode (a lone
     surrogate, which JSON's escapes can carry), the failure is a ServiceError with
     `invalid_status` naming the text and the character; any other failure propagates.
+    So is a lone surrogate the model never saw (in markup kept as written, e.g. inside
+    <script>) that would come back in the translation, which JSON cannot carry.
     """
     split = split_html if text_format == "html" else split_sentences
     templates = [split(text) for text in texts]
@@ -117,6 +122,8 @@ async def translate_documents(
         count = len(template.sentences)
         documents.append(DocumentTranslation(template, results[offset : offset + count]))
         offset += count
+    if any(_LONE_SURROGATE.search(document.text) for document in documents):
+        raise ServiceError(invalid_status, invalid_unicode(texts) or "invalid Unicode")
     return documents
 
 

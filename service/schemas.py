@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_BEAM = 16
+from nmt import MAX_BEAM_SIZE
 
 
 class TranslateRequest(BaseModel):
@@ -16,11 +16,13 @@ class TranslateRequest(BaseModel):
 
     text: str | list[str] = Field(description="A text (may hold several sentences) or a list.")
     format: Literal["text", "html"] = "text"
-    beam_size: int | None = Field(None, ge=1, le=MAX_BEAM, description="Default: the server's.")
+    beam_size: int | None = Field(
+        None, ge=1, le=MAX_BEAM_SIZE, description="Default: the server's."
+    )
     n_best: int = Field(
         1,
         ge=1,
-        le=MAX_BEAM,
+        le=MAX_BEAM_SIZE,
         description="Hypotheses per text (<= beam): the translation and up to n_best - 1 "
         "distinct alternatives, every one with its score.",
     )
@@ -147,7 +149,7 @@ class LibreTranslateRequest(BaseModel):
     source: str = Field(description='Language code, or "auto".')
     target: str
     format: str = Field("text", description='"text" or "html".')
-    alternatives: int = Field(0, ge=0, le=MAX_BEAM - 1)
+    alternatives: int = Field(0, ge=0, le=MAX_BEAM_SIZE - 1)
     api_key: str | None = None
 
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nmt import MAX_BEAM_SIZE
+
 ENV_PREFIX = "NMT_"
 
 
@@ -24,7 +26,7 @@ class ServiceSettings(BaseModel):
     workers: int = Field(1, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batching: bool = True
-    max_batch: int = Field(64, ge=1)  # sentences per model call
+    max_batch: int = Field(64, ge=1)  # sentences per model batch; the batcher merges up to it
     max_wait_ms: float = Field(5.0, ge=0.0)  # how long the batcher waits for company
     max_chars: int = Field(5000, ge=1)  # per text
     max_texts: int = Field(128, ge=1)  # per request
@@ -34,7 +36,7 @@ class ServiceSettings(BaseModel):
     # LibreTranslate's default; True (ours) demands one.
     require_api_key: bool = True
     cors_origins: list[str] = Field(default_factory=list)
-    default_beam_size: int = Field(5, ge=1, le=16)
+    default_beam_size: int = Field(5, ge=1, le=MAX_BEAM_SIZE)
     under_translation_threshold: float = Field(0.5, ge=0.0)
     model_card: Path | None = None  # JSON or Markdown with BLEU scores
     frontend_timeout_ms: int = Field(500, ge=0)  # LibreTranslate's frontend debounce

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nmt import shipped_model_dir
 from nmt.cli import main
 from tests.conftest import write_corpus
 
@@ -115,6 +116,25 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["translate", "--beam", "17"],
+        ["evaluate", "--beam", "1,17"],
+        ["attention", "Hi.", "--beam", "17"],
+        ["translate", "--checkpoint", str(shipped_model_dir()), "--beam", "2", "--n-best", "3"],
+    ],
+)
+def test_one_beam_limit_and_n_best_within_the_beam_are_usage_errors(
+    argv: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--device", "cpu"] if argv[0] != "evaluate" else argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "at most 16" in err or "n_best must be between 1 and the beam size (2)" in err
+
+
 def test_translate_stdin_to_stdout(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -218,7 +238,7 @@ def test_export_writes_a_half_precision_inference_bundle(
     assert metadata["name"] == "demo-fr" and metadata["weights_dtype"] == "float16"
     original = load_translator(run_dir / "best", "cpu")
     exported = load_translator(out, "cpu")
-    assert exported.info["name"] == "demo-fr"
+    assert exported.description.name == "demo-fr"
     sentences = ["I see the cat.", "Where is the station?"]
     assert [t.text for t in exported.translate(sentences)] == [
         t.text for t in original.translate(sentences)
@@ -253,7 +273,7 @@ def test_translate_with_int8_quantization(
     from nmt.translator import load_translator
 
     translator = load_translator(run_dir / "best", "cpu", "int8")
-    assert translator.info["quantize"] == "int8"
+    assert translator.description.quantize == "int8"
     assert "DynamicQuantized" in type(translator.model.generator).__name__ or any(
         "quantized" in type(m).__module__ for m in translator.model.modules()
     )

@@ -152,10 +152,13 @@ def beam_search(
     options: SearchOptions,
     bos_id: int = 2,
     eos_id: int = 3,
+    keep_attention: bool = False,
 ) -> list[list[Hypothesis]]:
     """Beam-search a padded batch src (B, S); n_best distinct hypotheses per sentence, best first.
 
     The beam holds max(beam_size, n_best) hypotheses, so n_best > beam_size widens it.
+    Each hypothesis carries its attention (T, S) when `options.return_attention` or
+    `keep_attention` is set.
     """
     if src.size(0) == 0:
         return []
@@ -165,7 +168,7 @@ def beam_search(
     expand = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,)
     memory, state = memory.index_select(expand), state.index_select(expand)
     beams = _start(max_lengths(src_lengths, options, device), k, options.n_best)
-    history = History.empty(batch * k, src_len, options, device)
+    history = History.empty(batch * k, src_len, options, device, keep_attention)
     prev = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
     banned = banned_ids(model, bos_id, device)
     pool = FinishedPool(options, src_lengths.tolist())

@@ -24,11 +24,14 @@ def greedy_search(
     options: SearchOptions,
     bos_id: int = 2,
     eos_id: int = 3,
+    keep_attention: bool = False,
 ) -> list[list[Hypothesis]]:
     """Greedy-decode a padded batch src (B, S); one hypothesis per sentence.
 
     A sentence leaves the batch when it emits eos or reaches `options.max_length(len)` tokens
     (force-ended, no eos). Its score applies the same GNMT penalties as beam search.
+    Each hypothesis carries its attention (T, S) when `options.return_attention` or
+    `keep_attention` is set.
     """
     if src.size(0) == 0:
         return []
@@ -37,7 +40,7 @@ def greedy_search(
     batch, src_len = src.shape
     sentence_ids = torch.arange(batch, device=device)  # (B,) original index of each active row
     limits = max_lengths(src_lengths, options, device)  # (B,)
-    history = History.empty(batch, src_len, options, device)
+    history = History.empty(batch, src_len, options, device, keep_attention)
     total = torch.zeros(batch, device=device)  # (B,) summed log-probability
     prev = torch.full((batch,), bos_id, dtype=torch.long, device=device)
     banned = banned_ids(model, bos_id, device)

@@ -33,9 +33,19 @@ class History:
     coverage: Tensor | None  # (R, S) running attention sum, kept for the coverage penalty
 
     @staticmethod
-    def empty(rows: int, src_len: int, options: SearchOptions, device: torch.device) -> History:
-        """History of `rows` rows that have emitted nothing yet."""
-        keep_attention = options.return_attention
+    def empty(
+        rows: int,
+        src_len: int,
+        options: SearchOptions,
+        device: torch.device,
+        keep_attention: bool = False,
+    ) -> History:
+        """History of `rows` rows that have emitted nothing yet.
+
+        Attention is kept when the options return it, or when `keep_attention` asks for it
+        anyway (the text boundary aligns output words with it).
+        """
+        keep_attention = keep_attention or options.return_attention
         keep_coverage = options.coverage_penalty != 0.0
         return History(
             tokens=torch.empty(rows, 0, dtype=torch.long, device=device),

@@ -17,12 +17,17 @@ def search(
     options: SearchOptions,
     bos_id: int = 2,
     eos_id: int = 3,
+    keep_attention: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Decode a padded batch src (B, S): greedy for beam 1 and 1-best, beam search otherwise."""
+    """Decode a padded batch src (B, S): greedy for beam 1 and 1-best, beam search otherwise.
+
+    `keep_attention` records each hypothesis's attention even when the options do not
+    return it (the translator's text boundary needs it to align words).
+    """
     if options.beam_size < 1 or options.n_best < 1:
         raise ValueError(
             f"beam_size and n_best must be >= 1, got {options.beam_size} and {options.n_best}"
         )
     if options.beam_size == 1 and options.n_best == 1:
-        return greedy_search(model, src, src_lengths, options, bos_id=bos_id, eos_id=eos_id)
-    return beam_search(model, src, src_lengths, options, bos_id=bos_id, eos_id=eos_id)
+        return greedy_search(model, src, src_lengths, options, bos_id, eos_id, keep_attention)
+    return beam_search(model, src, src_lengths, options, bos_id, eos_id, keep_attention)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from torch import Tensor
+
+from nmt.config import MAX_BEAM_SIZE, DecodeConfig
+from nmt.errors import SearchOptionsError
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,46 @@ class SearchOptions:
     min_length: int = 0  # eos is forbidden before this many tokens
     no_repeat_ngram_size: int = 0  # forbid repeating any n-gram of this size; 0 disables
     return_attention: bool = False
+
+    @classmethod
+    def from_decode(cls, decode: DecodeConfig) -> SearchOptions:
+        """A model's default search: the fields its config's `decode` section sets.
+
+        `n_best` stays 1 and attention is not returned: those are per call.
+        """
+        return cls(
+            beam_size=decode.beam_size,
+            length_penalty=decode.length_penalty,
+            coverage_penalty=decode.coverage_penalty,
+            max_length_a=decode.max_length_a,
+            max_length_b=decode.max_length_b,
+            min_length=decode.min_length,
+            no_repeat_ngram_size=decode.no_repeat_ngram_size,
+        )
+
+    def merged(self, **overrides: Any) -> SearchOptions:
+        """These options with each override that is not None put on top, checked.
+
+        The one rule for a caller's choices over a model's defaults: the command line,
+        the v1 and LibreTranslate APIs and validation all call it. Raises
+        SearchOptionsError (a ValueError) for an unknown field, a beam outside
+        1..MAX_BEAM_SIZE or an n_best outside 1..beam_size.
+        """
+        given = {name: value for name, value in overrides.items() if value is not None}
+        unknown = sorted(given.keys() - {f.name for f in fields(self)})
+        if unknown:
+            raise SearchOptionsError(f"unknown search option(s): {', '.join(unknown)}")
+        options = replace(self, **given)
+        if not 1 <= options.beam_size <= MAX_BEAM_SIZE:
+            raise SearchOptionsError(
+                f"beam size must be between 1 and {MAX_BEAM_SIZE}, got {options.beam_size}"
+            )
+        if not 1 <= options.n_best <= options.beam_size:
+            raise SearchOptionsError(
+                f"n_best must be between 1 and the beam size ({options.beam_size}), "
+                f"got {options.n_best}"
+            )
+        return options
 
     def max_length(self, source_length: int) -> int:
         """Longest allowed hypothesis (tokens, eos excluded) for a source of this length."""

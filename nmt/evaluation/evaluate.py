@@ -25,7 +25,7 @@ from nmt.evaluation.metrics import CorpusScore, score_corpus
 from nmt.text.lines import split_lines
 
 if TYPE_CHECKING:  # only for annotations: evaluation need not import the model stack
-    from nmt.translator import Translation, Translator
+    from nmt.translator import ModelDescription, Translation, Translator
 
 # Source-length buckets in whitespace-separated words: (label, highest or None).
 LENGTH_BUCKETS: tuple[tuple[str, int | None], ...] = (
@@ -147,7 +147,7 @@ def write_attention_plots(
     """Plot the attention of each source's translation; returns the PNG paths written."""
     from nmt.evaluation.plots import plot_attention  # matplotlib only when plotting
 
-    options = dataclasses.replace(options, return_attention=True, n_best=1)
+    options = options.merged(return_attention=True, n_best=1)
     paths = []
     for index, translation in enumerate(translator.translate(list(sources), options)):
         if translation.attention is None:
@@ -164,15 +164,15 @@ def write_attention_plots(
     return paths
 
 
-def _model_summary(info: dict[str, Any]) -> dict[str, Any]:
-    """The translator's scalar facts and flat mappings (name, languages...), not its config."""
+def _model_summary(description: ModelDescription) -> dict[str, Any]:
+    """The model's scalar facts and flat mappings (name, languages...), not its config."""
 
     def flat(value: Any) -> bool:
         return value is None or isinstance(value, str | int | float | bool)
 
     return {
         key: value
-        for key, value in info.items()
+        for key, value in description.as_dict().items()
         if flat(value) or (isinstance(value, dict) and all(flat(v) for v in value.values()))
     }
 
@@ -206,13 +206,14 @@ def evaluate_translator(
         raise NmtError("attention plots need a plot directory")
     data = load_eval_data(Path(data_dir), split)
     sources = [group.source for group in data.groups]
-    model = _model_summary(dict(translator.info))
+    trained_on = translator.description.data_manifest_hash  # "" when unknown
+    model = _model_summary(translator.description)
     report: dict[str, Any] = {"checkpoint": checkpoint, **_header(data, split), "model": model}
-    if model.get("data_manifest_hash") not in (None, data.manifest_hash):
+    if trained_on not in ("", data.manifest_hash):
         report["warnings"] = ["the model was trained on different prepared data than this split"]
     results = []
     for beam in beams:
-        options = dataclasses.replace(base_options, beam_size=beam, n_best=1)
+        options = base_options.merged(beam_size=beam, n_best=1)
         started = time.perf_counter()
         translations = translate_all(
             translator, sources, options, batch_size, progress, f"beam {beam}"
@@ -224,7 +225,7 @@ def evaluate_translator(
         results.append({**result, **score_split(data, hypotheses)})
     report["results"] = results
     if plots > 0 and plot_dir is not None:
-        first = dataclasses.replace(base_options, beam_size=beams[0])
+        first = base_options.merged(beam_size=beams[0])
         report["attention_plots"] = write_attention_plots(
             translator, sources[:plots], first, plot_dir
         )

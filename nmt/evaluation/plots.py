@@ -14,8 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from nmt.errors import NmtError
-
-EOS_LABEL = "</s>"
+from nmt.translation import EOS_PIECE
 
 
 def _labels(pieces: list[str], size: int, axis: str) -> list[str]:
@@ -24,12 +23,12 @@ def _labels(pieces: list[str], size: int, axis: str) -> list[str]:
     Pieces may already end with the eos label (as the translator gives them) even when a
     hypothesis stopped at the length limit without emitting eos; the weights decide.
     """
-    if pieces and pieces[-1] == EOS_LABEL:
+    if pieces and pieces[-1] == EOS_PIECE:
         pieces = pieces[:-1]
     if size == len(pieces):
         return list(pieces)
     if size == len(pieces) + 1:
-        return [*pieces, EOS_LABEL]
+        return [*pieces, EOS_PIECE]
     raise ValueError(f"attention has {size} {axis} positions for {len(pieces)} pieces")
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from nmt.translation import Alternative, Link, Translation
-
-EOS_PIECE = "</s>"
+from nmt.translation import EOS_PIECE, Alternative, Link, Translation
 
 
 def shift_links(links: Sequence[Link], target_offset: int) -> list[Link]:

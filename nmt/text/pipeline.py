@@ -29,7 +29,7 @@ from nmt.text.edits import EditBuilder, Edited
 from nmt.text.merge import merge_parts
 from nmt.text.restore import ChunkSpan, restore_spans
 from nmt.text.spans import Span, find_spans, merge_spans, outside_spans
-from nmt.translation import Link, Translation
+from nmt.translation import EOS_PIECE, Link, Translation
 
 if TYPE_CHECKING:
     from nmt.decoding.types import SearchOptions
@@ -53,7 +53,11 @@ class SegmentModel(Protocol):
         ...
 
     def translate_segments(self, texts: Sequence[str], options: SearchOptions) -> list[Translation]:
-        """Translate normalised, within-limit texts as they are (one model call each)."""
+        """Translate normalised, within-limit texts as they are (one model call each).
+
+        Each translation carries its attention whatever `options.return_attention` says:
+        the boundary places words and spans with it, then drops it unless asked for.
+        """
         ...
 
 
@@ -150,7 +154,7 @@ def _units(
     attention = translation.attention
     if ranges and attention and len(attention[0]) == len(ranges) + 1:
         pieces = translation.target_pieces
-        pieces = pieces[:-1] if pieces and pieces[-1] == "</s>" else pieces
+        pieces = pieces[:-1] if pieces and pieces[-1] == EOS_PIECE else pieces
         return attention_units(pieces, attention, ranges), ranges
     return proportional_units(translation.text, len(text)), ranges
 
@@ -212,8 +216,7 @@ def translate_texts(
     """One Translation per text, in order, for any strings (module docstring)."""
     prepared = [prepare(model, text) for text in texts]
     inputs = [part.edited.text for item in prepared for part in item.parts]
-    searched = dataclasses.replace(options, return_attention=True)
-    outputs = iter(model.translate_segments(inputs, searched) if inputs else [])
+    outputs = iter(model.translate_segments(inputs, options) if inputs else [])
     results = []
     for item in prepared:
         if item.kept is not None:

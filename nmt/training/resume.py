@@ -44,7 +44,7 @@ def restore_latest(run: TrainingRun) -> Progress:
     optimizer state do not fit the model. Rank 0 points RUN_DIR/last at the bundle used.
     """
     bundle, saved = _newest_intact(run)
-    if bundle.metadata.get("data_manifest_hash") != run.run_dir.identity.data_manifest_hash:
+    if bundle.meta.data_manifest_hash != run.run_dir.identity.data_manifest_hash:
         raise NmtError(f"--resume: {bundle.path} was trained on different data than {run.data_dir}")
     check_resumable(bundle.config, run.config, bundle.path)
     try:

@@ -20,7 +20,7 @@ from nmt.model import Seq2Seq
 from nmt.training.loss import sequence_loss
 from nmt.training.setup import ValidationSet
 from nmt.training.step import device_batch, mixed_precision
-from nmt.translator import NeuralTranslator, search_defaults
+from nmt.translator import ModelDescription, NeuralTranslator
 
 
 def validate(
@@ -73,12 +73,12 @@ def validation_bleu(
     Searches as `nmt translate` would with the model's own decode settings, except for the
     beam size, which is `train.valid_beam_size`.
     """
+    defaults = SearchOptions.from_decode(config.decode)
+    description = ModelDescription(name=config.name, search_defaults=defaults)
     translator = NeuralTranslator(
-        model, src_tok, tgt_tok, device, {}, batch_size=config.decode.batch_size
+        model, src_tok, tgt_tok, device, description, batch_size=config.decode.batch_size
     )
-    options = SearchOptions(
-        **{**search_defaults(config.decode), "beam_size": config.train.valid_beam_size}
-    )
+    options = defaults.merged(beam_size=config.train.valid_beam_size)
     with mixed_precision(device, config.train.amp):
         hypotheses = [t.text for t in translator.translate(valid.sources, options)]
     score = score_corpus(hypotheses, valid.references)

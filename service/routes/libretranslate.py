@@ -12,19 +12,25 @@ required; 403 a wrong key and disabled features). Behaviour follows LibreTransla
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from service.deps import BatcherDep, SettingsDep, TranslatorDep, key_problem
+from nmt import MAX_BEAM_SIZE, ModelDescription
+from service.deps import (
+    BatcherDep,
+    BearerKeyDep,
+    SettingsDep,
+    TranslatorDep,
+    check_form_limits,
+    form_key_check,
+)
 from service.errors import ServiceError
 from service.langdetect import LANGUAGE_NAMES, detect_language
-from service.pipeline import DocumentTranslation, model_defaults, translate_documents
+from service.pipeline import DocumentTranslation, invalid_unicode, translate_documents
 from service.schemas import (
-    MAX_BEAM,
     DetectedLanguage,
     DetectRequest,
     ErrorResponse,
@@ -37,7 +43,6 @@ from service.schemas import (
     SuggestResponse,
     TranslateFileResponse,
 )
-from service.settings import ServiceSettings
 
 router = APIRouter(tags=["libretranslate"])
 
@@ -117,30 +122,9 @@ def _validate(model: type[BaseModel], params: dict[str, Any]) -> Any:
         raise ServiceError(400, f"Invalid request: {where}: {first['msg']}") from error
 
 
-def _check_key(request: Request, settings: ServiceSettings, api_key: Any) -> None:
-    """LibreTranslate's key check: 403 for a wrong key; 400 saying how to get one when a
-    key is required and none (or an empty one, as its web page sends) was given.
-
-    The key comes from `api_key` or, as an extension, an `Authorization: Bearer` header.
-    """
-    header = request.headers.get("authorization", "")
-    bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
-    key = api_key if isinstance(api_key, str) else None if api_key is None else str(api_key)
-    problem = key_problem(settings, key or bearer)
-    if problem == "missing":
-        raise ServiceError(400, "Please contact the server operator to get an API key")
-    if problem == "invalid":
-        raise ServiceError(403, "Invalid API key")
-
-
-def _pair(info: dict[str, Any]) -> tuple[str, str]:
-    """The model's source and target language codes."""
-    return str(info.get("src_lang", "en")), str(info.get("tgt_lang", "fr"))
-
-
-def _check_pair(params: LibreTranslateRequest, info: dict[str, Any]) -> None:
+def _check_pair(params: LibreTranslateRequest, model: ModelDescription) -> None:
     """400 unless source/target is the model's pair (source may be auto)."""
-    src, tgt = _pair(info)
+    src, tgt = model.src_lang, model.tgt_lang
     if params.format not in ("text", "html"):
         raise ServiceError(400, f"{params.format} format is not supported")
     for code in (params.source, params.target):
@@ -168,21 +152,10 @@ def _check_alternatives(params: dict[str, Any]) -> None:
         count = int(raw)
     except (TypeError, ValueError):
         raise ServiceError(400, "Invalid request: alternatives parameter is not a number") from None
-    if count > MAX_BEAM - 1:
-        message = f"Invalid request: alternatives parameter must be <= {MAX_BEAM - 1}"
+    if count > MAX_BEAM_SIZE - 1:
+        message = f"Invalid request: alternatives parameter must be <= {MAX_BEAM_SIZE - 1}"
         raise ServiceError(400, message)
     params["alternatives"] = max(0, count)
-
-
-def _check_text_limits(texts: list[str], settings: ServiceSettings) -> None:
-    """LibreTranslate's 400 for too many texts or a text too long (`limit` names ours)."""
-    if len(texts) > settings.max_texts:
-        message = f"request ({len(texts)}) exceeds text limit ({settings.max_texts})"
-        raise ServiceError(400, f"Invalid request: {message}", "max_texts")
-    for text in texts:
-        if len(text) > settings.max_chars:
-            message = f"request ({len(text)}) exceeds text limit ({settings.max_chars})"
-            raise ServiceError(400, f"Invalid request: {message}", "max_chars")
 
 
 @router.post(
@@ -193,31 +166,37 @@ def _check_text_limits(texts: list[str], settings: ServiceSettings) -> None:
     openapi_extra=_multi_format(LibreTranslateRequest),
 )
 async def translate(
-    request: Request, settings: SettingsDep, translator: TranslatorDep, batcher: BatcherDep
+    request: Request,
+    settings: SettingsDep,
+    translator: TranslatorDep,
+    batcher: BatcherDep,
+    bearer: BearerKeyDep,
 ) -> LibreTranslateResponse:
     """Translate `q` (a string or a list) from `source` (or `auto`) to `target`."""
     raw = await _read_params(request)
-    _check_key(request, settings, raw.get("api_key"))
+    form_key_check(settings, raw.get("api_key"), bearer)
     _check_alternatives(raw)
     params: LibreTranslateRequest = _validate(LibreTranslateRequest, raw)
-    info = translator.info
-    _check_pair(params, info)
+    model = translator.description
+    _check_pair(params, model)
     texts = [params.q] if isinstance(params.q, str) else params.q
-    _check_text_limits(texts, settings)
-    src = str(info.get("src_lang", "en"))
+    check_form_limits(texts, settings)
+    src = model.src_lang
     auto = params.source == "auto"
     detected = [_detect(text, src, params.target) for text in texts] if auto else None
     todo = [i for i, text in enumerate(texts) if detected is None or detected[i].language == src]
-    beam = min(MAX_BEAM, max(settings.default_beam_size, params.alternatives + 1))
-    options = dataclasses.replace(
-        model_defaults(info), beam_size=beam, n_best=params.alternatives + 1
-    )
+    # the one place this API's parameters become SearchOptions (SearchOptions.merged)
+    beam = min(MAX_BEAM_SIZE, max(settings.default_beam_size, params.alternatives + 1))
+    options = model.search_defaults.merged(beam_size=beam, n_best=params.alternatives + 1)
     fmt = "html" if params.format == "html" else "text"
     done = await translate_documents(
         batcher, [texts[i] for i in todo], fmt, options, invalid_status=400
     )
     results: dict[int, DocumentTranslation] = dict(zip(todo, done, strict=True))
     translated = [results[i].text if i in results else texts[i] for i in range(len(texts))]
+    problem = invalid_unicode(translated)  # a text given back as it came (another language)
+    if problem is not None:
+        raise ServiceError(400, problem)
     alternatives = [
         [text for text, _ in results[i].alternative_texts()] if i in results else []
         for i in range(len(texts))
@@ -243,14 +222,14 @@ def _detect(text: str, src: str, tgt: str) -> DetectedLanguage:
     openapi_extra=_multi_format(DetectRequest),
 )
 async def detect(
-    request: Request, settings: SettingsDep, translator: TranslatorDep
+    request: Request, settings: SettingsDep, translator: TranslatorDep, bearer: BearerKeyDep
 ) -> list[DetectedLanguage]:
     """Detect the language of `q` among the model's languages."""
     raw = await _read_params(request)
-    _check_key(request, settings, raw.get("api_key"))
+    form_key_check(settings, raw.get("api_key"), bearer)
     params: DetectRequest = _validate(DetectRequest, raw)
-    info = translator.info
-    candidates = _pair(info)
+    model = translator.description
+    candidates = (model.src_lang, model.tgt_lang)
     return [
         DetectedLanguage(confidence=confidence, language=language)
         for language, confidence in detect_language(params.q, candidates)
@@ -260,7 +239,7 @@ async def detect(
 @router.get("/languages", response_model=list[LanguageOut], responses={503: _ERRORS[503]})
 async def languages(translator: TranslatorDep) -> list[LanguageOut]:
     """The model's languages; only its source has a target."""
-    src, tgt = _pair(translator.info)
+    src, tgt = translator.description.src_lang, translator.description.tgt_lang
     return [
         LanguageOut(code=src, name=LANGUAGE_NAMES.get(src, src), targets=[tgt]),
         LanguageOut(code=tgt, name=LANGUAGE_NAMES.get(tgt, tgt), targets=[]),
@@ -274,7 +253,7 @@ async def frontend_settings(
     settings: SettingsDep, translator: TranslatorDep
 ) -> FrontendSettingsResponse:
     """LibreTranslate's frontend settings."""
-    src, tgt = _pair(translator.info)
+    src, tgt = translator.description.src_lang, translator.description.tgt_lang
     return FrontendSettingsResponse(
         charLimit=settings.max_chars,
         frontendTimeout=settings.frontend_timeout_ms,
@@ -308,9 +287,11 @@ async def suggest() -> SuggestResponse:
         403: {"model": ErrorResponse, "description": "Invalid API key, or files are disabled"},
     },
 )
-async def translate_file(request: Request, settings: SettingsDep) -> TranslateFileResponse:
+async def translate_file(
+    request: Request, settings: SettingsDep, bearer: BearerKeyDep
+) -> TranslateFileResponse:
     """Files are not translated: LibreTranslate's 403 for a server with file translation
     off, after the same key check as `/translate`."""
     raw = await _read_params(request)
-    _check_key(request, settings, raw.get("api_key"))
+    form_key_check(settings, raw.get("api_key"), bearer)
     raise ServiceError(403, "Files translation are disabled on this server.")

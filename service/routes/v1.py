@@ -8,10 +8,18 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from service.deps import ApiKeyDep, BatcherDep, SettingsDep, StateDep, TranslatorDep
+from nmt import ModelDescription
+from service.deps import (
+    ApiKeyDep,
+    BatcherDep,
+    SettingsDep,
+    StateDep,
+    TranslatorDep,
+    check_limits,
+)
 from service.errors import ServiceError
 from service.model_card import find_bleu
-from service.pipeline import model_defaults, search_options, to_output, translate_documents
+from service.pipeline import search_options, to_output, translate_documents
 from service.schemas import (
     ErrorResponse,
     ModelInfoResponse,
@@ -19,7 +27,6 @@ from service.schemas import (
     TranslateRequest,
     TranslateResponse,
 )
-from service.settings import ServiceSettings
 
 router = APIRouter(prefix="/v1", tags=["v1"])
 MODEL_CARD_URL = "/v1/model/card"
@@ -33,24 +40,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def check_limits(texts: list[str], settings: ServiceSettings, status_code: int = 413) -> None:
-    """Refuse too many texts or a text over max_chars, naming the limit."""
-    if len(texts) > settings.max_texts:
-        message = f"too many texts: {len(texts)} > max_texts={settings.max_texts}"
-        raise ServiceError(status_code, message, "max_texts")
-    for index, text in enumerate(texts):
-        if len(text) > settings.max_chars:
-            message = f"text {index} has {len(text)} characters > max_chars={settings.max_chars}"
-            raise ServiceError(status_code, message, "max_chars")
-
-
-def model_summary(info: dict[str, Any]) -> ModelSummary:
+def model_summary(model: ModelDescription) -> ModelSummary:
     """Name, languages and step of the loaded model."""
     return ModelSummary(
-        name=str(info.get("name", "nmt")),
-        src_lang=str(info.get("src_lang", "en")),
-        tgt_lang=str(info.get("tgt_lang", "fr")),
-        step=info.get("step"),
+        name=model.name, src_lang=model.src_lang, tgt_lang=model.tgt_lang, step=model.step
     )
 
 
@@ -67,14 +60,13 @@ async def translate(
     start = time.perf_counter()
     texts = [body.text] if isinstance(body.text, str) else body.text
     check_limits(texts, settings)
-    info = translator.info
-    coverage = bool(info.get("coverage"))
-    options = search_options(body, settings, model_defaults(info), need_attention=coverage)
+    model = translator.description
+    options = search_options(body, settings, model.search_defaults, need_attention=model.coverage)
     documents = await translate_documents(batcher, texts, body.format, options)
-    outputs = [to_output(doc, settings, coverage, body.return_attention) for doc in documents]
+    outputs = [to_output(doc, settings, model.coverage, body.return_attention) for doc in documents]
     return TranslateResponse(
         translations=outputs,
-        model=model_summary(info),
+        model=model_summary(model),
         timing_ms=(time.perf_counter() - start) * 1000.0,
     )
 
@@ -82,24 +74,24 @@ async def translate(
 @router.get("/model", response_model=ModelInfoResponse, responses={503: _ERRORS[503]})
 async def model_info(state: StateDep, translator: TranslatorDep) -> ModelInfoResponse:
     """Name, config, data manifest hash, parameters and BLEU of the loaded model."""
-    info = translator.info
-    scores = dict(info.get("scores") or {})
+    model = translator.description
+    scores = dict(model.scores)
     card = state.model_card
     return ModelInfoResponse(
-        name=str(info.get("name", "nmt")),
-        src_lang=str(info.get("src_lang", "en")),
-        tgt_lang=str(info.get("tgt_lang", "fr")),
-        config=dict(info.get("config") or {}),
-        parameters=int(info.get("parameters", 0)),
-        data_manifest_hash=info.get("data_manifest_hash"),
-        checkpoint=None if info.get("checkpoint") is None else str(info["checkpoint"]),
-        step=info.get("step"),
+        name=model.name,
+        src_lang=model.src_lang,
+        tgt_lang=model.tgt_lang,
+        config=dict(model.config),
+        parameters=model.parameters,
+        data_manifest_hash=model.data_manifest_hash,
+        checkpoint=model.checkpoint,
+        step=model.step,
         scores=scores,
         bleu=find_bleu(card, scores),
         model_card=card,
         model_card_url=None if state.model_card_path is None else MODEL_CARD_URL,
-        coverage=bool(info.get("coverage")),
-        copy=bool(info.get("copy")),
+        coverage=model.coverage,
+        copy=model.copy,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sacrebleu
@@ -14,7 +13,7 @@ from nmt.decoding.types import SearchOptions
 from nmt.errors import DataError, NmtError
 from nmt.evaluation.evaluate import evaluate_translator, score_hypotheses_file
 from nmt.evaluation.metrics import score_corpus
-from nmt.translator import Translation
+from nmt.translator import ModelDescription, Translation
 
 LONG = "The old cat is sleeping on the red sofa in the living room."
 PAIRS = [
@@ -55,14 +54,16 @@ def write_prepared(root: Path, groups: Sequence[tuple[str, list[int]]] = GROUPS)
 class FakeTranslator:
     """Translates with a function of the source text and records every call."""
 
-    def __init__(self, translate: Callable[[str], str], info: dict[str, Any] | None = None):
+    def __init__(
+        self, translate: Callable[[str], str], description: ModelDescription | None = None
+    ):
         self._translate = translate
-        self._info = info if info is not None else {"name": "fake", "config": {"a": {"b": 1}}}
+        self._description = description or ModelDescription("fake", config={"a": {"b": 1}})
         self.calls: list[tuple[list[str], SearchOptions | None]] = []
 
     @property
-    def info(self) -> dict[str, Any]:
-        return self._info
+    def description(self) -> ModelDescription:
+        return self._description
 
     def translate(
         self, texts: Sequence[str], options: SearchOptions | None = None
@@ -143,7 +144,8 @@ def test_each_unique_source_is_translated_once_per_beam_in_length_sorted_batches
         assert all(options.length_penalty == 0.6 for _, options in calls)
     assert report["checkpoint"] == "ck" and report["split"] == "test"
     assert (report["sentences"], report["pairs"]) == (4, 7)
-    assert report["model"] == {"name": "fake"}  # nested config left out
+    summary = {k: v for k, v in fake.description.as_dict().items() if k != "config"}
+    assert report["model"] == summary and summary["name"] == "fake"  # nested config left out
     assert len(report["data_manifest_hash"]) == 64
     assert [result["beam"] for result in report["results"]] == [1, 3]
     result = report["results"][1]
@@ -183,7 +185,7 @@ def test_attention_plots_for_the_first_sentences(tmp_path: Path) -> None:
 
 def test_model_trained_on_other_data_is_flagged(tmp_path: Path) -> None:
     data = write_prepared(tmp_path / "data")
-    fake = FakeTranslator(lambda s: s, info={"name": "x", "data_manifest_hash": "abc"})
+    fake = FakeTranslator(lambda s: s, ModelDescription("x", data_manifest_hash="abc"))
     report = evaluate_translator(fake, data, beams=[1], progress=False)
     assert report["warnings"]
 

@@ -15,8 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from nmt.decoding.types import SearchOptions
-from nmt.translator import Alternative, Translation
+from nmt import Alternative, ModelDescription, SearchOptions, Translation
 from service.app import create_app
 from service.settings import ServiceSettings
 
@@ -61,21 +60,21 @@ class FakeTranslator:
     _busy: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def info(self) -> dict[str, Any]:
-        return {
-            "name": "fake-en-fr",
-            "src_lang": "en",
-            "tgt_lang": "fr",
-            "config": {"model": {"hidden": 8}},
-            "parameters": 1234,
-            "data_manifest_hash": "abc123",
-            "checkpoint": "/models/fake",
-            "step": 42,
-            "scores": {"valid_bleu": 12.5},
-            "coverage": self.coverage,
-            "copy": self.copy,
-            "search_defaults": self.search_defaults,
-        }
+    def description(self) -> ModelDescription:
+        return ModelDescription(
+            name="fake-en-fr",
+            src_lang="en",
+            tgt_lang="fr",
+            config={"model": {"hidden": 8}},
+            parameters=1234,
+            data_manifest_hash="abc123",
+            checkpoint="/models/fake",
+            step=42,
+            scores={"valid_bleu": 12.5},
+            coverage=self.coverage,
+            copy=self.copy,
+            search_defaults=SearchOptions(**self.search_defaults),
+        )
 
     def translate(
         self, texts: Sequence[str], options: SearchOptions | None = None

@@ -128,3 +128,28 @@ def test_streamed_body_without_length_over_the_limit_is_413() -> None:
             )
             assert response.status_code == 413, (path, response.text)
             assert response.json()["limit"] == "max_body_bytes"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/translate", b'{"text": "<script>\\ud83d</script>", "format": "html"}', 422),
+        (
+            "/translate",
+            b'{"q": "<SCRIPT>\\ud83d", "source": "en", "target": "fr", "format": "html"}',
+            400,
+        ),
+        (
+            "/translate",
+            b'{"q": "Bonjour \\ud83d le monde.", "source": "auto", "target": "fr"}',
+            400,
+        ),
+    ],
+)
+def test_a_lone_surrogate_the_model_never_sees_is_refused_by_name(
+    default_client: TestClient, path: str, body: bytes, status: int
+) -> None:
+    """Markup kept as written, or a text given back untranslated, cannot carry one in JSON."""
+    response = default_client.post(path, content=body, headers={"content-type": "application/json"})
+    _assert_client_error(response, {status})
+    assert "not valid Unicode: a lone surrogate (U+D83D)" in response.json()["error"]

@@ -67,7 +67,7 @@ def translator(shipped_model_dir: Path) -> NeuralTranslator:
 @given(st.lists(ANY_TEXT | LONG_TOKEN, min_size=1, max_size=4))
 def test_translator_survives_any_strings(translator: NeuralTranslator, texts: list[str]) -> None:
     options = dataclasses.replace(
-        translator.default_options, beam_size=1, max_length_a=5.0, max_length_b=1.2
+        translator.description.search_defaults, beam_size=1, max_length_a=5.0, max_length_b=1.2
     )
     results = translator.translate(texts, options)
     assert [r.source for r in results] == texts

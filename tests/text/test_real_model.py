@@ -25,7 +25,7 @@ def translator(shipped_model_dir: Path) -> NeuralTranslator:
 
 @pytest.fixture(scope="module")
 def greedy(translator: NeuralTranslator) -> SearchOptions:
-    return dataclasses.replace(translator.default_options, beam_size=1)
+    return dataclasses.replace(translator.description.search_defaults, beam_size=1)
 
 
 def _translate(translator: NeuralTranslator, texts: list[str], options: SearchOptions) -> list[str]:
