@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench.scripts import bench_script
+
 TINY = [
     "train.max_time_s=1",
     "train.valid_every=2",
@@ -25,14 +24,8 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def ablation() -> Iterator[ModuleType]:
-    name = "bench_ablation"  # registered: its dataclasses look their module up
-    spec = importlib.util.spec_from_file_location(name, BENCH / "ablation.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[name]
+    with bench_script("ablation.py", "bench_ablation") as module:
+        yield module
 
 
 def argv(command: str, prepared_dir: Path, tmp_path: Path, *extra: str) -> list[str]:

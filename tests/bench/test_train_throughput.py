@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench.scripts import bench_script
+
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    name = "bench_train_throughput"  # registered: its dataclasses look their module up
-    spec = importlib.util.spec_from_file_location(name, BENCH / "train_throughput.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[name]
+    with bench_script("train_throughput.py", "bench_train_throughput") as module:
+        yield module
 
 
 @pytest.mark.parametrize("compiled", [False, True])

@@ -1,0 +1,27 @@
+"""Import a bench/ script as a module for a test (bench/ is not a package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@contextmanager
+def bench_script(filename: str, name: str) -> Iterator[ModuleType]:
+    """bench/`filename` imported as module `name`, registered in sys.modules while in use
+    (its dataclasses look their module up there), removed afterwards."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]
