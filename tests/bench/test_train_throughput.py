@@ -12,7 +12,6 @@ import pytest
 from tests.bench.scripts import bench_script
 
 
-
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
     with bench_script("train_throughput.py", "bench_train_throughput") as module:
