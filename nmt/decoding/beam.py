@@ -2,7 +2,9 @@
 
 Per step, each sentence's K live beams propose their K*V continuations ranked by summed
 log-probability; of the 2K best, eos candidates ranked in the top K finish, and the K best
-non-eos candidates live on (the state is reordered with one `index_select`). Penalties
+non-eos candidates live on (the state is reordered with one `index_select`). The first
+step runs once per sentence and its output is then copied to the K rows (the K beams
+start identical), which saves (K-1)/K of that step's work. Penalties
 (GNMT length and coverage) score finished hypotheses only: live beams of a sentence all
 have the same length, so the length penalty cannot reorder them.
 
@@ -22,13 +24,13 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from nmt.decoding.constraints import NEG_INF, constrain, max_lengths
+from nmt.decoding.constraints import NEG_INF, constrain_, max_lengths
 from nmt.decoding.greedy import banned_ids
 from nmt.decoding.history import FinishedPool, History
 from nmt.decoding.penalties import length_penalty, uses_penalties
 from nmt.decoding.protocol import Decodable
 from nmt.decoding.types import Hypothesis, SearchOptions
-from nmt.model.state import EncoderMemory, StepOutput
+from nmt.model.state import DecoderState, EncoderMemory, StepOutput
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,19 @@ def _done(beams: _Beams, forced: Tensor, options: SearchOptions, k: int) -> Tens
     return done
 
 
+def _first_step(
+    model: Decodable, src: Tensor, src_lengths: Tensor, k: int, bos_id: int
+) -> tuple[StepOutput, DecoderState, EncoderMemory]:
+    """Encode src (B, S) and predict the first token once per sentence, then give every
+    sentence K identical rows: the K beams start from the same bos and state."""
+    batch = src.size(0)
+    memory, state = model.encode(src, src_lengths)
+    bos = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
+    out, state = model.decode_step(bos, state, memory)
+    expand = torch.arange(batch, device=src.device).repeat_interleave(k)  # (B*K,)
+    return out.index_select(expand), state.index_select(expand), memory.index_select(expand)
+
+
 @torch.inference_mode()
 def beam_search(
     model: Decodable,
@@ -161,18 +176,17 @@ def beam_search(
         return []
     k, device = max(options.beam_size, options.n_best), src.device
     batch, src_len = src.shape
-    memory, state = model.encode(src, src_lengths)
-    expand = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,)
-    memory, state = memory.index_select(expand), state.index_select(expand)
+    out, state, memory = _first_step(model, src, src_lengths, k, bos_id)
     beams = _start(max_lengths(src_lengths, options, device), k, options.n_best)
     history = History.empty(batch * k, src_len, options, device)
-    prev = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
     banned = banned_ids(model, bos_id, device)
     pool = FinishedPool(options, src_lengths.tolist())
 
+    prev: Tensor | None = None  # (n*K,) the tokens the live beams emitted last
     for step in range(int(beams.limits.max())):
-        out, state = model.decode_step(prev, state, memory)
-        log_probs = constrain(out.log_probs.float(), history.tokens, options, eos_id, banned)
+        if prev is not None:
+            out, state = model.decode_step(prev, state, memory)
+        log_probs = constrain_(out.log_probs.float(), history.tokens, options, eos_id, banned)
         candidates = _expand(beams.total, log_probs)  # (n, 2K)
         is_eos = candidates.tokens == eos_id  # at most K: one eos per live beam
         live = candidates.take(is_eos.long().argsort(dim=1, stable=True)[:, :k])  # (n, K)

@@ -61,3 +61,11 @@ class StepOutput:
     log_probs: Tensor  # (B, V) final log-distribution (copy mixture included)
     attention: Tensor  # (B, S) attention weights a_t (0 on padding)
     p_gen: Tensor | None  # (B,) generation probability, copy models only
+
+    def index_select(self, index: Tensor) -> StepOutput:
+        """Rows `index` of every field (beam expansion)."""
+        return StepOutput(
+            self.log_probs.index_select(0, index),
+            self.attention.index_select(0, index),
+            _select(self.p_gen, index),
+        )
