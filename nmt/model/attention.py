@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from nmt.model.activations import tanh_scratch
+
 
 class BahdanauAttention(nn.Module):
     """Additive attention of a decoder state over the encoder states."""
@@ -32,7 +34,7 @@ class BahdanauAttention(nn.Module):
         hidden = keys + self.query_projection(query).unsqueeze(1)  # (B, S, A)
         if extra is not None:
             hidden = hidden + extra
-        scores = self.energy(torch.tanh(hidden)).squeeze(-1).float()  # (B, S)
+        scores = self.energy(tanh_scratch(hidden)).squeeze(-1).float()  # (B, S)
         return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
 
 
