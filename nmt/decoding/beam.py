@@ -29,6 +29,7 @@ from nmt.decoding.greedy import banned_ids
 from nmt.decoding.history import FinishedPool, History
 from nmt.decoding.penalties import length_penalty, uses_penalties
 from nmt.decoding.protocol import Decodable
+from nmt.decoding.select import best_continuations
 from nmt.decoding.types import Hypothesis, SearchOptions
 from nmt.model.state import DecoderState, EncoderMemory, StepOutput
 
@@ -100,8 +101,7 @@ def _expand(total: Tensor, log_probs: Tensor) -> _Candidates:
     """The 2K best continuations of each sentence; total (n, K), log_probs (n*K, V)."""
     n, k = total.shape
     vocab = log_probs.size(1)
-    flat = (total.reshape(-1, 1) + log_probs).view(n, k * vocab)  # (n, K*V)
-    scores, index = flat.topk(2 * k, dim=1)  # (n, 2K)
+    scores, index = best_continuations(total, log_probs, 2 * k)  # (n, 2K) into K*V
     base = torch.arange(n, device=total.device).unsqueeze(1) * k
     return _Candidates(scores, base + index // vocab, index % vocab)
 
