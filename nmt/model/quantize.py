@@ -18,12 +18,14 @@ the CPU's int8 instructions (AVX-512 VNNI, AVX-VNNI) decide what it gains.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from nmt.model.cells import RecurrentLayer
+
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
 # Activations are quantized to 7 bits, as torch.ao's dynamic Linear does on x86 (fbgemm's
 # AVX2 kernels add pairs of u8 x s8 products in 16 bits, which 8-bit inputs can overflow).
@@ -84,7 +86,7 @@ def _swap_recurrent_layers(module: nn.Module) -> None:
             _swap_recurrent_layers(child)
 
 
-def quantize_int8(model: nn.Module) -> nn.Module:
+def quantize_dynamic_int8(model: ModelT) -> ModelT:
     """A copy of an eval-mode model whose linear layers and recurrent cells run in int8.
 
     nn.Linear layers become torch.ao dynamic int8 Linears with per-row weight scales;
