@@ -124,7 +124,8 @@ def _finish(
     finished = history.advance(rows, tokens, log_probs[rows, tokens], out.attention, out.p_gen)
     sentences = beams.sentence_ids[index // mask.size(1)]
     total = ending.scores.reshape(-1)[index]
-    scores = pool.add(sentences, finished, tokens == eos_id, total, memory.mask[rows])
+    source_mask = memory.mask[index // mask.size(1)]  # one memory row per sentence
+    scores = pool.add(sentences, finished, tokens == eos_id, total, source_mask)
     new_scores.view(-1)[index] = scores
     return new_scores
 
@@ -150,13 +151,14 @@ def _first_step(
     model: Decodable, src: Tensor, src_lengths: Tensor, k: int, bos_id: int
 ) -> tuple[StepOutput, DecoderState, EncoderMemory]:
     """Encode src (B, S) and predict the first token once per sentence, then give every
-    sentence K identical rows: the K beams start from the same bos and state."""
+    sentence K identical rows: the K beams start from the same bos and state. The memory
+    keeps one row per sentence (the K beams read it through decode_step's broadcast)."""
     batch = src.size(0)
     memory, state = model.encode(src, src_lengths)
     bos = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
     out, state = model.decode_step(bos, state, memory)
     expand = torch.arange(batch, device=src.device).repeat_interleave(k)  # (B*K,)
-    return out.index_select(expand), state.index_select(expand), memory.index_select(expand)
+    return out.index_select(expand), state.index_select(expand), memory
 
 
 @torch.inference_mode()
@@ -201,7 +203,7 @@ def beam_search(
             if keep.numel() == 0:
                 break
             beams, live = beams.select(keep), live.take_rows(keep)
-            memory = memory.index_select(live.rows.reshape(-1))
+            memory = memory.index_select(keep)
         rows, prev = live.rows.reshape(-1), live.tokens.reshape(-1)  # (n*K,)
         state = state.index_select(rows)
         history = history.advance(rows, prev, log_probs[rows, prev], out.attention, out.p_gen)
