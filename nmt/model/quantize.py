@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
+from nmt.model.attention import BahdanauAttention
 from nmt.model.cells import RecurrentLayer
 
 ModelT = TypeVar("ModelT", bound=nn.Module)
@@ -89,18 +90,20 @@ def _swap_recurrent_layers(module: nn.Module) -> None:
 def quantize_dynamic_int8(model: ModelT) -> ModelT:
     """A copy of an eval-mode model whose linear layers and recurrent cells run in int8.
 
-    nn.Linear layers become torch.ao dynamic int8 Linears with per-row weight scales;
-    every RecurrentLayer becomes a QuantizedRecurrentLayer. CPU only; the model given
+    nn.Linear layers become torch.ao dynamic int8 Linears with per-row weight scales,
+    except the attention's energy vector v (a single output: quantizing its (B, S, A)
+    input costs more than the fp32 product); every RecurrentLayer becomes a
+    QuantizedRecurrentLayer. CPU only; the model given
     is left unchanged. Raises RuntimeError when this PyTorch build has no int8 engine.
     """
     if torch.backends.quantized.engine == "none":
         raise RuntimeError("this PyTorch build has no quantized engine (fbgemm/onednn/x86)")
+    spec: dict[Any, Any] = {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
+    for name, module in model.named_modules():
+        if isinstance(module, BahdanauAttention):  # v: one output over B*S*A values, where
+            spec[f"{name}.energy" if name else "energy"] = None  # int8 took twice fp32's time
     with warnings.catch_warnings():  # torch.ao's deprecation notice is not ours to act on
         warnings.simplefilter("ignore")
-        quantized = torch.ao.quantization.quantize_dynamic(
-            model,
-            {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
-            dtype=torch.qint8,
-        )
+        quantized = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
     _swap_recurrent_layers(quantized)
     return quantized

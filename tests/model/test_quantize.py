@@ -52,7 +52,8 @@ def test_quantized_model_steps_close_to_fp32_and_leaves_the_model_alone(
     quantized = quantize_dynamic_int8(model)
     layers = [m for m in quantized.modules() if isinstance(m, RecurrentLayer)]
     assert layers and all(isinstance(m, QuantizedRecurrentLayer) for m in layers)
-    assert not any(type(m) is torch.nn.Linear for m in quantized.modules())
+    linears = {name for name, m in quantized.named_modules() if type(m) is torch.nn.Linear}
+    assert linears == {"decoder.attention.energy"}  # the one product int8 makes slower
     assert all(type(m) is RecurrentLayer for m in model.modules() if isinstance(m, RecurrentLayer))
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
