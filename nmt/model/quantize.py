@@ -11,8 +11,12 @@ min/max, as torch.ao does). Accumulation is int32 and the result fp32 (fbgemm or
 whichever `torch.backends.quantized.engine` picks). The gate nonlinearities, attention
 softmax, embeddings and the encoder's fused nn.GRU/nn.LSTM stay fp32.
 
-What this costs in translation quality is measured on the test split (docs/RESULTS.md);
-the CPU's int8 instructions (AVX-512 VNNI, AVX-VNNI) decide what it gains.
+Measured on the shipped model (test split, 2,255 sources, beam 5, through the text
+boundary; 2026-11-30, AMD EPYC dev machine): BLEU 54.43 in fp32, 54.51 in int8, 136
+translations of 2,255 changed; single-thread CPU time of the whole split 17.9 s -> 6.9 s
+(taken while other work loaded the cores: a ratio, not a throughput figure). torch.ao's
+Linear-only quantization had gained 4 % at beam 5 on the tiny model. The CPU's int8
+instructions (AVX-512 VNNI, AVX-VNNI) decide what it gains elsewhere.
 """
 
 from __future__ import annotations
