@@ -2,10 +2,14 @@
 
     python bench/decode_speed.py --checkpoint runs/gru/best [--data DIR] [--split test]
         [--device cpu|cuda|auto] [--beams 1,5] [--batch-size 64] [--limit N]
+        [--quantize none|int8] [--model-only] [--threads N]
 
 Each unique source sentence of the split is translated once per beam size, in
 length-sorted batches as `nmt evaluate` does. Model loading and one warm-up batch per
-beam size are excluded from the timings.
+beam size are excluded from the timings. By default each text goes through the text
+boundary (`Translator.translate`, as `nmt translate` and the service do); --model-only
+times the model path alone (`translate_segments`: tokenize, search, detokenize), as the
+figures measured before the text boundary landed were.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from nmt.data.dataset import read_split_text
 from nmt.decoding.types import SearchOptions
 from nmt.errors import NmtError
 from nmt.evaluation.evaluate import translate_all
-from nmt.translator import Translation, Translator, load_translator
+from nmt.translator import NeuralTranslator, Translation, Translator, load_translator
 
 DEFAULT_DATA = Path("data/prepared/fra-eng")
 WARMUP_SENTENCES = 16
@@ -44,6 +48,24 @@ def device_name(device: str) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+class ModelOnly:
+    """A Translator view of a NeuralTranslator's model path alone (no text boundary)."""
+
+    def __init__(self, translator: NeuralTranslator) -> None:
+        self.translator = translator
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The wrapped translator's info."""
+        return self.translator.info
+
+    def translate(
+        self, texts: Sequence[str], options: SearchOptions | None = None
+    ) -> list[Translation]:
+        """`translate_segments` of the texts with these options (or the model's defaults)."""
+        return self.translator.translate_segments(texts, options or self.translator.default_options)
 
 
 def search_options(info: dict[str, Any]) -> SearchOptions:
@@ -122,6 +144,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--beams", default="1,5", help="comma-separated beam sizes")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--limit", type=int, default=None, help="first N unique sources only")
+    parser.add_argument(
+        "--quantize", default="none", choices=["none", "int8"], help="int8 matrix products (CPU)"
+    )
+    parser.add_argument(
+        "--model-only", action="store_true", help="time the model path without the text boundary"
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch)")
     args = parser.parse_args(argv)
     try:
         args.beams = [int(beam) for beam in args.beams.split(",")]
@@ -129,17 +158,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--beams must be comma-separated integers, got {args.beams!r}")
     if any(beam < 1 for beam in args.beams) or args.batch_size < 1:
         parser.error("beam sizes and --batch-size must be positive")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be positive")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Load the checkpoint, time each beam size and print the JSON record."""
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     try:
         texts = unique_sources(args.data, args.split, args.limit)
-        translator = load_translator(args.checkpoint, device=args.device)
-        device = str(getattr(translator, "device", args.device))
-        results = benchmark(translator, texts, args.beams, args.batch_size)
+        translator = load_translator(args.checkpoint, device=args.device, quantize=args.quantize)
+        device = str(translator.device)
+        timed: Translator = ModelOnly(translator) if args.model_only else translator
+        results = benchmark(timed, texts, args.beams, args.batch_size)
     except NmtError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -153,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,
+        "quantize": args.quantize,
+        "path": "model only" if args.model_only else "text boundary",
         "results": results,
     }
     print(json.dumps(record, indent=2))

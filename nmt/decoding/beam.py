@@ -2,7 +2,9 @@
 
 Per step, each sentence's K live beams propose their K*V continuations ranked by summed
 log-probability; of the 2K best, eos candidates ranked in the top K finish, and the K best
-non-eos candidates live on (the state is reordered with one `index_select`). Penalties
+non-eos candidates live on (the state is reordered with one `index_select`). The first
+step runs once per sentence and its output is then copied to the K rows (the K beams
+start identical), which saves (K-1)/K of that step's work. Penalties
 (GNMT length and coverage) score finished hypotheses only: live beams of a sentence all
 have the same length, so the length penalty cannot reorder them.
 
@@ -22,13 +24,14 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from nmt.decoding.constraints import NEG_INF, constrain, max_lengths
+from nmt.decoding.constraints import NEG_INF, constrain_, max_lengths
 from nmt.decoding.greedy import banned_ids
 from nmt.decoding.history import FinishedPool, History
 from nmt.decoding.penalties import length_penalty, uses_penalties
 from nmt.decoding.protocol import Decodable
+from nmt.decoding.select import best_continuations
 from nmt.decoding.types import Hypothesis, SearchOptions
-from nmt.model.state import EncoderMemory, StepOutput
+from nmt.model.state import DecoderState, EncoderMemory, StepOutput
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,7 @@ def _expand(total: Tensor, log_probs: Tensor) -> _Candidates:
     """The 2K best continuations of each sentence; total (n, K), log_probs (n*K, V)."""
     n, k = total.shape
     vocab = log_probs.size(1)
-    flat = (total.reshape(-1, 1) + log_probs).view(n, k * vocab)  # (n, K*V)
-    scores, index = flat.topk(2 * k, dim=1)  # (n, 2K)
+    scores, index = best_continuations(total, log_probs, 2 * k)  # (n, 2K) into K*V
     base = torch.arange(n, device=total.device).unsqueeze(1) * k
     return _Candidates(scores, base + index // vocab, index % vocab)
 
@@ -122,7 +124,8 @@ def _finish(
     finished = history.advance(rows, tokens, log_probs[rows, tokens], out.attention, out.p_gen)
     sentences = beams.sentence_ids[index // mask.size(1)]
     total = ending.scores.reshape(-1)[index]
-    scores = pool.add(sentences, finished, tokens == eos_id, total, memory.mask[rows])
+    source_mask = memory.mask[index // mask.size(1)]  # one memory row per sentence
+    scores = pool.add(sentences, finished, tokens == eos_id, total, source_mask)
     new_scores.view(-1)[index] = scores
     return new_scores
 
@@ -142,6 +145,20 @@ def _done(beams: _Beams, forced: Tensor, options: SearchOptions, k: int) -> Tens
     if uses_penalties(options):
         done = done | (beams.finished >= k)
     return done
+
+
+def _first_step(
+    model: Decodable, src: Tensor, src_lengths: Tensor, k: int, bos_id: int
+) -> tuple[StepOutput, DecoderState, EncoderMemory]:
+    """Encode src (B, S) and predict the first token once per sentence, then give every
+    sentence K identical rows: the K beams start from the same bos and state. The memory
+    keeps one row per sentence (the K beams read it through decode_step's broadcast)."""
+    batch = src.size(0)
+    memory, state = model.encode(src, src_lengths)
+    bos = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
+    out, state = model.decode_step(bos, state, memory)
+    expand = torch.arange(batch, device=src.device).repeat_interleave(k)  # (B*K,)
+    return out.index_select(expand), state.index_select(expand), memory
 
 
 @torch.inference_mode()
@@ -164,18 +181,17 @@ def beam_search(
         return []
     k, device = max(options.beam_size, options.n_best), src.device
     batch, src_len = src.shape
-    memory, state = model.encode(src, src_lengths)
-    expand = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,)
-    memory, state = memory.index_select(expand), state.index_select(expand)
+    out, state, memory = _first_step(model, src, src_lengths, k, bos_id)
     beams = _start(max_lengths(src_lengths, options, device), k, options.n_best)
     history = History.empty(batch * k, src_len, options, device, keep_attention)
-    prev = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
     banned = banned_ids(model, bos_id, device)
     pool = FinishedPool(options, src_lengths.tolist())
 
+    prev: Tensor | None = None  # (n*K,) the tokens the live beams emitted last
     for step in range(int(beams.limits.max())):
-        out, state = model.decode_step(prev, state, memory)
-        log_probs = constrain(out.log_probs.float(), history.tokens, options, eos_id, banned)
+        if prev is not None:
+            out, state = model.decode_step(prev, state, memory)
+        log_probs = constrain_(out.log_probs.float(), history.tokens, options, eos_id, banned)
         candidates = _expand(beams.total, log_probs)  # (n, 2K)
         is_eos = candidates.tokens == eos_id  # at most K: one eos per live beam
         live = candidates.take(is_eos.long().argsort(dim=1, stable=True)[:, :k])  # (n, K)
@@ -190,7 +206,7 @@ def beam_search(
             if keep.numel() == 0:
                 break
             beams, live = beams.select(keep), live.take_rows(keep)
-            memory = memory.index_select(live.rows.reshape(-1))
+            memory = memory.index_select(keep)
         rows, prev = live.rows.reshape(-1), live.tokens.reshape(-1)  # (n*K,)
         state = state.index_select(rows)
         history = history.advance(rows, prev, log_probs[rows, prev], out.attention, out.p_gen)

@@ -47,7 +47,20 @@ def constrain(
     `banned_ids` (e.g. pad and bos) are never produced; eos is forbidden while fewer than
     `options.min_length` tokens were emitted; `options.no_repeat_ngram_size` blocks repeats.
     """
-    log_probs = log_probs.index_fill(1, banned_ids, NEG_INF)
+    return constrain_(log_probs.clone(), history, options, eos_id, banned_ids)
+
+
+def constrain_(
+    log_probs: Tensor,
+    history: Tensor,
+    options: SearchOptions,
+    eos_id: int,
+    banned_ids: Tensor,
+) -> Tensor:
+    """`constrain` in place on log_probs (R, V), which it returns (or a new tensor with n-gram
+    blocking). The searches own each step's output, so they need no copy of the whole (R, V)
+    tensor per step (it cost about as much as the log-softmax that made it)."""
+    log_probs.index_fill_(1, banned_ids, NEG_INF)
     if history.size(1) < options.min_length:
         log_probs[:, eos_id] = NEG_INF
     if options.no_repeat_ngram_size > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from nmt.decoding.constraints import constrain, max_lengths
+from nmt.decoding.constraints import constrain_, max_lengths
 from nmt.decoding.history import FinishedPool, History
 from nmt.decoding.protocol import Decodable
 from nmt.decoding.types import Hypothesis, SearchOptions
@@ -48,7 +48,7 @@ def greedy_search(
 
     for step in range(int(limits.max())):
         out, state = model.decode_step(prev, state, memory)
-        log_probs = constrain(out.log_probs.float(), history.tokens, options, eos_id, banned)
+        log_probs = constrain_(out.log_probs.float(), history.tokens, options, eos_id, banned)
         token_lp, prev = log_probs.max(dim=-1)  # (B,), (B,)
         total = total + token_lp
         history = history.advance(None, prev, token_lp, out.attention, out.p_gen)

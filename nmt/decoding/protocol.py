@@ -22,5 +22,10 @@ class Decodable(Protocol):
     def decode_step(
         self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory
     ) -> tuple[StepOutput, DecoderState]:
-        """Predict the next token of every row from the previous one (B,)."""
+        """Predict the next token of every row from the previous one (R,).
+
+        R = B * k state rows over B memory rows: rows i*k ... i*k + k - 1 read memory row i.
+
+        The returned log_probs must be a tensor of its own: the search edits it in place.
+        """
         ...

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nmt.model.activations import tanh_scratch
 from nmt.model.init import init_recurrent_
 
 
@@ -42,19 +43,23 @@ class RecurrentLayer(nn.Module):
         """W_ih[:, columns] x (+ b_ih): the input's share of the gates, (..., G)."""
         return F.linear(x, self.weight_ih[:, columns], self.bias_ih if bias else None)
 
+    def hidden_gates(self, h: Tensor) -> Tensor:
+        """W_hh h + b_hh: the recurrent share of the gates, (B, H) -> (B, G)."""
+        return F.linear(h, self.weight_hh, self.bias_hh)
+
     def forward(
         self, gates_in: Tensor, h: Tensor, c: Tensor | None, h_mask: Tensor | None
     ) -> tuple[Tensor, Tensor | None]:
         """One step from the input gates (B, G) and state (B, H); returns the new (h, c)."""
         h_in = h if h_mask is None else h * h_mask
-        gates_h = F.linear(h_in, self.weight_hh, self.bias_hh).float()  # (B, G)
+        gates_h = self.hidden_gates(h_in).float()  # (B, G)
         gates_in = gates_in.float()
         if self.rnn_type == "gru":
             i_r, i_z, i_n = gates_in.chunk(3, dim=-1)
             h_r, h_z, h_n = gates_h.chunk(3, dim=-1)
             r = torch.sigmoid(i_r + h_r)
             z = torch.sigmoid(i_z + h_z)
-            n = torch.tanh(i_n + r * h_n)
+            n = tanh_scratch(i_n + r * h_n)
             return (1.0 - z) * n + z * h.float(), None
         assert c is not None
         i, f, g, o = (gates_in + gates_h).chunk(4, dim=-1)

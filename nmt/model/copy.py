@@ -38,13 +38,16 @@ class CopyGenerator(nn.Module):
 
         logits (..., V), attention (..., S), context (..., He), state (..., H) and
         embedded (..., E) share the leading dims: (B,) for a step or (B, T) for a
-        sequence; source_ids is (B, S).
+        sequence; source_ids is (B, S), or (B / k, S) for a step of k beams per sentence.
         """
         gate = self.gate(torch.cat([context, state, embedded], dim=-1)).squeeze(-1).float()
         log_vocab = logits.float().log_softmax(dim=-1)
         ids = source_ids
         if attention.dim() == 3:  # (B, T, S): the same source ids for every step
             ids = source_ids.unsqueeze(1).expand_as(attention)
+        elif attention.size(0) != source_ids.size(0):  # (B * k, S): k beams per sentence
+            beams = attention.size(0) // source_ids.size(0)
+            ids = source_ids.repeat_interleave(beams, dim=0)
         copy = torch.zeros_like(log_vocab).scatter_add_(-1, ids, attention.float())
         log_probs = torch.logaddexp(
             F.logsigmoid(gate).unsqueeze(-1) + log_vocab,

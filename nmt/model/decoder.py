@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from nmt.config import ModelConfig
+from nmt.model.activations import tanh_scratch
 from nmt.model.attention import BahdanauAttention, attend
 from nmt.model.cells import StackedCell
 from nmt.model.coverage import Coverage, advance_coverage
@@ -135,4 +136,4 @@ class Decoder(nn.Module):
     def output_features(self, top: Tensor, context: Tensor, embedded: Tensor) -> Tensor:
         """o = dropout(tanh(W_p [s; ctx; e])): (..., H), (..., He), (..., E) -> (..., E)."""
         features = torch.cat([top, context.to(top.dtype), embedded.to(top.dtype)], dim=-1)
-        return self.dropout(torch.tanh(self.pre_output(features)))
+        return self.dropout(tanh_scratch(self.pre_output(features)))

@@ -18,7 +18,11 @@ def _select(value: Tensor | None, index: Tensor) -> Tensor | None:
 
 @dataclass(frozen=True)
 class EncoderMemory:
-    """What attention reads at every step; fixed for a sentence."""
+    """What attention reads at every step; fixed for a sentence.
+
+    One row per sentence. `decode_step` accepts k decoder-state rows per memory row
+    (k consecutive rows: beam search's k beams of that sentence), so beams share it.
+    """
 
     states: Tensor  # (B, S, He) encoder outputs (He = encoder width, both directions)
     keys: Tensor  # (B, S, A) W_h h_j, projected once per sentence
@@ -61,3 +65,11 @@ class StepOutput:
     log_probs: Tensor  # (B, V) final log-distribution (copy mixture included)
     attention: Tensor  # (B, S) attention weights a_t (0 on padding)
     p_gen: Tensor | None  # (B,) generation probability, copy models only
+
+    def index_select(self, index: Tensor) -> StepOutput:
+        """Rows `index` of every field (beam expansion)."""
+        return StepOutput(
+            self.log_probs.index_select(0, index),
+            self.attention.index_select(0, index),
+            _select(self.p_gen, index),
+        )

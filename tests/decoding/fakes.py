@@ -96,12 +96,15 @@ class FakeModel:
     ) -> tuple[StepOutput, DecoderState]:
         """Append prev_tokens to each row's stored history and score the next token."""
         self.batch_sizes.append(prev_tokens.size(0))
+        beams = prev_tokens.size(0) // memory.mask.size(0)  # rows per memory row (sentence)
+        assert beams * memory.mask.size(0) == prev_tokens.size(0), "rows must share memory evenly"
         hidden = torch.cat([state.hidden, prev_tokens.view(1, -1, 1)], dim=2)  # (1, B, t+1)
-        log_probs, attention = [], torch.zeros(memory.mask.shape)
+        log_probs, attention = [], torch.zeros(prev_tokens.size(0), memory.mask.size(1))
         for row, history in enumerate(hidden[0].tolist()):
             assert history[0] == BOS, "state reordered wrongly: history lost its bos"
             prefix = tuple(history[1:])
-            source = tuple(memory.source_ids[row][memory.mask[row]].tolist())
+            sentence = row // beams
+            source = tuple(memory.source_ids[sentence][memory.mask[sentence]].tolist())
             log_probs.append(self.next_log_probs(prefix, source))
             attention[row, : len(source)] = torch.tensor(self.attention(prefix, source))
         p_gen = None

@@ -158,7 +158,8 @@ def test_stops_early_and_shrinks_the_batch() -> None:
     model = FakeModel(copy_source, V)
     results = _beam(model, [[4], [5, 6, 7], [8, 9]], SearchOptions(beam_size=2))
     assert [r[0].tokens for r in results] == [[4], [5, 6, 7], [8, 9]]
-    assert model.batch_sizes == [6, 6, 4, 2]  # 3 sentences x 2 beams, then fewer
+    # the first step once per sentence, then 3 sentences x 2 beams, then fewer
+    assert model.batch_sizes == [3, 6, 4, 2]
 
 
 def test_limits_and_constraints_hold_in_every_beam() -> None:

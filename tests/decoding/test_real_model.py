@@ -71,3 +71,25 @@ def test_batched_equals_one_by_one(rnn_type: str, coverage: bool, copy: bool) ->
             assert [h.tokens for h in alone] == [h.tokens for h in hyps]
             assert [h.score for h in alone] == pytest.approx([h.score for h in hyps], abs=1e-4)
             assert alone[0].attention.shape[1] == len(source)
+
+
+def _full_topk(total: torch.Tensor, log_probs: torch.Tensor, count: int):
+    n, k = total.shape
+    flat = (total.reshape(-1, 1) + log_probs).view(n, k * log_probs.size(1))
+    return flat.topk(count, dim=1)
+
+
+@pytest.mark.parametrize(("rnn_type", "coverage", "copy"), VARIANTS)
+def test_chunked_selection_finds_what_a_full_topk_finds(
+    rnn_type: str, coverage: bool, copy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model(rnn_type, coverage, copy)
+    src, lengths = pad_batch(SOURCES)
+    options = SearchOptions(**{**vars(OPTIONS), "beam_size": 4, "n_best": 3})
+    fast = beam_search(model, src, lengths, options)
+    monkeypatch.setattr("nmt.decoding.beam.best_continuations", _full_topk)
+    plain = beam_search(model, src, lengths, options)
+    for fast_hyps, plain_hyps in zip(fast, plain, strict=True):
+        assert [h.tokens for h in fast_hyps] == [h.tokens for h in plain_hyps]
+        assert [h.score for h in fast_hyps] == [h.score for h in plain_hyps]  # bit for bit
+        assert [h.token_log_probs for h in fast_hyps] == [h.token_log_probs for h in plain_hyps]

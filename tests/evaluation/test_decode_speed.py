@@ -85,6 +85,37 @@ def test_unique_sources_and_arguments(bench: ModuleType, tmp_path: Path) -> None
     assert (args.beams, args.limit, args.device) == ([1, 4], 5, "auto")
     with pytest.raises(SystemExit):
         bench.parse_args(["--checkpoint", "ck", "--beams", "one"])
+    args = bench.parse_args(["--checkpoint", "ck", "--quantize", "int8", "--model-only"])
+    assert (args.quantize, args.model_only, args.threads) == ("int8", True, None)
+    assert bench.parse_args(["--checkpoint", "ck", "--threads", "2"]).threads == 2
+    for bad in (["--quantize", "int4"], ["--threads", "0"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(["--checkpoint", "ck", *bad])
+
+
+class SegmentsTranslator(EchoTranslator):
+    """An EchoTranslator whose model path (translate_segments) is the only one allowed."""
+
+    default_options = SearchOptions(beam_size=2)
+
+    def translate(
+        self, texts: Sequence[str], options: SearchOptions | None = None
+    ) -> list[Translation]:
+        raise AssertionError("--model-only must not go through the text boundary")
+
+    def translate_segments(self, texts: Sequence[str], options: SearchOptions) -> list[Translation]:
+        return EchoTranslator.translate(self, texts, options)
+
+
+def test_model_only_times_translate_segments(bench: ModuleType) -> None:
+    fake = SegmentsTranslator()
+    model = bench.ModelOnly(fake)
+    assert model.info is fake.info
+    [result] = bench.benchmark(model, ["a b", "c d e"], beams=[3], batch_size=8)
+    assert result["target_tokens"] == 5
+    assert [options.beam_size for _, options in fake.calls] == [3, 3]  # warm-up, then timed
+    assert model.translate(["x y"])[0].text == "y x"
+    assert fake.calls[-1][1] == SegmentsTranslator.default_options
 
 
 def test_missing_checkpoint_is_a_clean_error(
