@@ -254,8 +254,8 @@ stop_container() {
 report() {
   python3 -c 'import json, sys
 def value(text):
-    if text == "null":
-        return None
+    if text in ("null", "True", "False"):
+        return {"null": None, "True": True, "False": False}[text]
     try:
         return int(text) if text.lstrip("-").isdigit() else float(text)
     except ValueError:
