@@ -15,6 +15,7 @@
 # and python3 on the host. Podman runs with the vfs storage driver and chroot isolation,
 # which work inside an unprivileged container or sandbox as well as on a normal host.
 set -euo pipefail
+shopt -s inherit_errexit  # a failing step inside $(...) stops the script too
 cd "$(dirname "$0")/.."
 
 readonly LOCAL_BASE=localhost/debian-bookworm-python
@@ -132,6 +133,7 @@ make_base() {
   ((EUID == 0)) || die "making the base image needs root (debootstrap)"
   local rootfs
   rootfs=$(mktemp -d /var/tmp/nmt-base.XXXXXX)
+  chmod 755 "$rootfs"  # the image's / (mktemp makes it 0700: only root could use the image)
   echo "check_image: debootstrap bookworm from $mirror into $rootfs" >&2
   if ! debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$rootfs" "$mirror" \
     >"$rootfs.log" 2>&1; then
