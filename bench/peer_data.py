@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import tarfile
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,13 +78,7 @@ def build_peer_data(data_dir: Path, root: Path) -> PeerData:
     shutil.rmtree(folder, ignore_errors=True)
     kit = _kit()
     pack = kit.make_peer_pack(data_dir, folder / kit.PACK_NAME)
-    with tarfile.open(pack) as archive:
-        for member in archive.getmembers():
-            if not member.isfile() or "/" in member.name or member.name.startswith("."):
-                raise ValueError(f"{pack}: unexpected member {member.name!r}")
-            source = archive.extractfile(member)
-            assert source is not None
-            (folder / member.name).write_bytes(source.read())
+    kit.unpack_prepared(pack, folder)  # the same checked extraction as the GPU kit's
     (folder / DONE).write_text(str(data_dir.resolve()) + "\n", encoding="utf-8")
     return data
 
