@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     # how it searches
     "SearchOptions": "nmt.decoding.types",
     "MAX_BEAM_SIZE": "nmt.config",
+    "Quantization": "nmt.config",
     # errors: NmtError and its kinds are the user's to fix
     "NmtError": "nmt.errors",
     "CheckpointError": "nmt.errors",
@@ -60,6 +61,7 @@ __all__ = [  # what `from nmt import *` gives: the keys of _EXPORTS, and the ver
     "MarkupTemplate",
     "ModelDescription",
     "NmtError",
+    "Quantization",
     "SearchOptions",
     "SearchOptionsError",
     "Template",
@@ -75,7 +77,7 @@ __all__ = [  # what `from nmt import *` gives: the keys of _EXPORTS, and the ver
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from nmt.checkpoint import verify_bundle
-    from nmt.config import MAX_BEAM_SIZE
+    from nmt.config import MAX_BEAM_SIZE, Quantization
     from nmt.decoding.types import SearchOptions
     from nmt.errors import CheckpointError, DataError, NmtError, SearchOptionsError
     from nmt.text import MarkupTemplate, Template, split_html, split_sentences

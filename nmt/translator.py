@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import torch
 
 from nmt.checkpoint import Bundle, load_bundle
-from nmt.config import config_to_dict
+from nmt.config import QUANTIZATIONS, config_to_dict
 from nmt.data.corpus import normalize
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.search import search
@@ -65,7 +65,7 @@ class ModelDescription:
     scores: Mapping[str, float] = field(default_factory=dict)
     coverage: bool = False  # coverage attention: the service can flag under-translation
     copy: bool = False  # copy mechanism: translations carry copy probabilities
-    quantize: str = "none"  # "int8": dynamic int8 linear layers
+    quantize: str = "none"  # as resolved: "none" or "int8" (dynamic int8 matrix products)
 
     def __post_init__(self) -> None:
         for name in ("config", "scores"):  # frozen all the way down to the first level
@@ -241,10 +241,12 @@ def build_translator(
     """Wire a loaded bundle into a NeuralTranslator, refusing mismatched tokenizers.
 
     `batch_size` (sentences per model call) defaults to the config's `decode.batch_size`;
-    `quantize` is "none" or "int8" (see `load_translator`).
+    `quantize` is "auto", "none" or "int8" (see `load_translator`).
     """
     config = bundle.config
     meta = bundle.meta
+    target = resolve_device(device)
+    quantize = resolve_quantization(quantize, target)
     src_tok, tgt_tok = _bundle_tokenizers(bundle)
     actual = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
     if meta.tokenizer_sha256 and dict(meta.tokenizer_sha256) != actual:
@@ -279,11 +281,8 @@ def build_translator(
         copy=config.model.copy.enabled,
         quantize=quantize,
     )
-    target = resolve_device(device)
     if quantize == "int8":
         model = quantize_int8(model.eval(), target)
-    elif quantize != "none":
-        raise NmtError(f"unknown quantization {quantize!r}; choose none or int8")
     size = config.decode.batch_size if batch_size is None else batch_size
     return NeuralTranslator(model, src_tok, tgt_tok, target, description, size)
 
@@ -332,11 +331,34 @@ def load_translator(
     """Load a checkpoint bundle (directory) into a ready-to-use translator.
 
     quantize="int8" runs every matrix product in dynamic int8, the recurrent cells
-    included (CPU only; nmt.model.quantize says what it costs and gains). `batch_size` is
-    the most sentences per model call (default: the config's `decode.batch_size`). Raises
-    CheckpointError for a missing or corrupt bundle.
+    included (CPU only; nmt.model.quantize says what it costs and gains); "auto" picks
+    int8 on a CPU with a quantized engine and "none" elsewhere (`resolve_quantization`);
+    the library's default is the float weights, the CLI's `translate` and `serve` use
+    "auto". `batch_size` is the most sentences per model call (default: the config's
+    `decode.batch_size`). Raises CheckpointError for a missing or corrupt bundle and
+    NmtError for an unknown quantization.
     """
     return build_translator(load_bundle(Path(checkpoint)), device, batch_size, quantize)
+
+
+def resolve_quantization(quantize: str, device: torch.device) -> str:
+    """ "none" or "int8" for a requested `Quantization` on `device`.
+
+    "auto" is int8 on a CPU whose torch build has a quantized engine (fbgemm/x86, onednn,
+    qnnpack) and none elsewhere. Raises NmtError for an unknown value.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise NmtError(
+            f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}"
+        )
+    if quantize != "auto":
+        return quantize
+    return "int8" if device.type == "cpu" and int8_available() else "none"
+
+
+def int8_available() -> bool:
+    """Whether this torch build has a quantized CPU engine (fbgemm/x86, onednn, qnnpack)."""
+    return bool(set(torch.backends.quantized.supported_engines) - {"none"})
 
 
 def quantize_int8(model: Seq2Seq, device: torch.device) -> Seq2Seq:

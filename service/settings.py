@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nmt import MAX_BEAM_SIZE
+from nmt import MAX_BEAM_SIZE, Quantization
 
 ENV_PREFIX = "NMT_"
 
@@ -43,7 +43,7 @@ class ServiceSettings(BaseModel):
     # Longer than clients' idle-connection expiry (httpx: 5 s), so a client never reuses a
     # keep-alive connection at the moment the server closes it (a dropped request).
     keep_alive_s: float = Field(75.0, gt=0.0)
-    quantize: Literal["none", "int8"] = "none"  # dynamic int8 linear layers (CPU)
+    quantize: Quantization = "auto"  # int8 matrix products on CPU (nmt.config.Quantization)
 
     def to_env(self) -> dict[str, str]:
         """The `NMT_*` variables that `from_env` turns back into these settings."""

@@ -277,3 +277,38 @@ def test_translate_with_int8_quantization(
     assert "DynamicQuantized" in type(translator.model.generator).__name__ or any(
         "quantized" in type(m).__module__ for m in translator.model.modules()
     )
+
+
+def test_quantization_defaults_serve_int8_but_evaluate_the_trained_weights() -> None:
+    from nmt.cli import build_parser
+    from service.settings import ServiceSettings
+
+    parser = build_parser()
+    assert parser.parse_args(["translate"]).quantize == "auto"
+    assert parser.parse_args(["evaluate", "--checkpoint", "x"]).quantize == "none"
+    assert parser.parse_args(["serve"]).quantize is None  # the settings decide
+    assert ServiceSettings().quantize == "auto"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["translate", "--quantize", "int4"])
+
+
+def test_auto_quantization_resolves_by_device_and_engine(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from nmt.errors import NmtError
+    from nmt.translator import int8_available, load_translator, resolve_quantization
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_quantization("none", cpu) == "none"
+    assert resolve_quantization("int8", cpu) == "int8"
+    assert resolve_quantization("auto", cuda) == "none"
+    with pytest.raises(NmtError, match="unknown quantization 'int4'"):
+        resolve_quantization("int4", cpu)
+    translator = load_translator(run_dir / "best", "cpu", "auto")
+    assert translator.description.quantize == ("int8" if int8_available() else "none")
+    monkeypatch.setattr("nmt.translator.int8_available", lambda: False)
+    assert resolve_quantization("auto", cpu) == "none"
+    monkeypatch.setattr("nmt.translator.int8_available", lambda: True)
+    assert resolve_quantization("auto", cpu) == "int8"

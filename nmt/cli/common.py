@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from nmt.config import MAX_BEAM_SIZE
+from nmt.config import MAX_BEAM_SIZE, QUANTIZATIONS, Quantization
 from nmt.errors import SearchOptionsError
 
 if TYPE_CHECKING:  # annotations only: `nmt --help` does not import torch
@@ -20,6 +20,12 @@ Subparsers = argparse._SubParsersAction  # what `add_subparsers` returns
 
 class UsageError(Exception):
     """A bad combination of arguments (exit 2)."""
+
+
+QUANTIZE_HELP = (
+    "int8: dynamic int8 matrix products (CPU only); none: the float weights; auto: int8 on "
+    "a CPU with a quantized engine, none elsewhere (default: %(default)s)"
+)
 
 
 def positive_int(text: str) -> int:
@@ -62,8 +68,8 @@ def search_options(args: argparse.Namespace, base: SearchOptions, **fixed: Any) 
         raise UsageError(str(err)) from None
 
 
-def add_search_arguments(p: argparse.ArgumentParser) -> None:
-    """The search, batch and device flags of `translate` and `evaluate`."""
+def add_search_arguments(p: argparse.ArgumentParser, quantize_default: Quantization) -> None:
+    """The search, batch, device and quantization flags of `translate` and `evaluate`."""
     note = "default: the checkpoint's decode config"
     p.add_argument("--length-penalty", type=float, help=f"GNMT alpha ({note}, 0.6 in presets)")
     p.add_argument("--coverage-penalty", type=float, help=f"GNMT beta ({note}, 0 in presets)")
@@ -84,8 +90,5 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
         help="where to run (default: auto)",
     )
     p.add_argument(
-        "--quantize",
-        default="none",
-        choices=["none", "int8"],
-        help="dynamic int8 quantization of the linear layers, CPU only (default: none)",
+        "--quantize", default=quantize_default, choices=QUANTIZATIONS, help=QUANTIZE_HELP
     )

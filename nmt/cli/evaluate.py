@@ -105,5 +105,5 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--plots", type=int, default=0, help="write attention heatmaps for N sentences")
     p.add_argument("--plot-dir", help="where heatmaps go (default: BUNDLE/plots)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_search_arguments(p)
+    add_search_arguments(p, quantize_default="none")
     p.set_defaults(handler=run_evaluate)

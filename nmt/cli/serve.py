@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from nmt.cli.common import CHECKPOINT_HELP, EXIT_OK, Subparsers, UsageError
+from nmt.cli.common import CHECKPOINT_HELP, EXIT_OK, QUANTIZE_HELP, Subparsers, UsageError
+from nmt.config import QUANTIZATIONS
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -76,5 +77,7 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--cors-origin", action="append", help="allow this CORS origin (repeatable)")
     p.add_argument("--model-card", help="JSON/Markdown model card with BLEU to show in /v1/model")
     p.add_argument("--max-chars", type=int, help="max characters per text (default: 5000)")
-    p.add_argument("--quantize", choices=["none", "int8"], help="int8 linear layers, CPU only")
+    p.add_argument(
+        "--quantize", choices=QUANTIZATIONS, help=QUANTIZE_HELP.replace("%(default)s", "auto")
+    )
     p.set_defaults(handler=run_serve)

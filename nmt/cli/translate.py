@@ -63,7 +63,7 @@ def add_translate_parser(sub: Subparsers) -> None:
     p.add_argument("--input", help="input file (default: stdin)")
     p.add_argument("--output", help="output file (default: stdout)")
     p.add_argument("--quiet", action="store_true", help="no progress bar for file input")
-    add_search_arguments(p)
+    add_search_arguments(p, quantize_default="auto")
     p.set_defaults(handler=run_translate)
 
 
