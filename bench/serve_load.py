@@ -1,14 +1,29 @@
 """Load test of the translation service on loopback, printed as JSON.
 
-    python bench/serve_load.py --checkpoint runs/tiny/best [--requests 64]
-        [--concurrency 1,8,32] [--beams 1,5] [--batching on,off] [--max-seconds 20]
+    python bench/serve_load.py --checkpoint runs/tiny/best [--concurrency 1,8,32]
+        [--beams 1,5] [--batching on,off] [--max-seconds 20]
+        [--load-generator wrk|httpx] [--wrk-threads 1] [--requests 64]
+        [--server-arg=--quantize --server-arg=int8 ...]
     python bench/serve_load.py --url http://127.0.0.1:8000     # an already running server
 
 With --checkpoint, each batching mode gets its own server subprocess
-(`nmt serve --checkpoint X --port P`, plus `--max-batch 1` for "off"), started on a free
-loopback port and stopped afterwards. Every cell (mode x beam x concurrency) sends at
-most --requests single-sentence `POST /v1/translate` requests and stops early after
---max-seconds; it reports requests/s and p50/p95/p99 latency in milliseconds.
+(`nmt serve --checkpoint X --port P`, plus `--max-batch 1` for "off", plus every
+--server-arg in order), started on a free loopback port and stopped afterwards. Every cell
+(mode x beam x concurrency) keeps `concurrency` single-sentence `POST /v1/translate`
+requests in flight (a closed loop over the same SENTENCES) and reports requests/s and
+p50/p95/p99 latency in milliseconds; a warm-up of two requests precedes each beam size.
+
+Load generators (the report's "load_generator", and "generator" in every cell):
+- wrk (the default when `wrk` is on PATH; Debian package `wrk`): `wrk -t<wrk-threads>
+  -c<concurrency> -d<max-seconds>s --latency -s bench/wrk_translate.lua`: a compiled event
+  loop on --wrk-threads threads (default 1, so at most one core's share), which takes far
+  less CPU from the server on a small machine than httpx does. It runs for the whole
+  duration (rounded up to whole seconds); --requests does not apply. Errors are socket
+  errors plus responses outside 200..299 ("error_kinds" splits them). Its percentiles
+  include wrk's coordinated-omission correction, so tails may read higher than httpx's
+  raw ones; requests/s are unaffected.
+- httpx (Python asyncio in this process): at most --requests requests per cell, stopping
+  early after --max-seconds; errors are responses other than 200.
 """
 
 from __future__ import annotations
@@ -16,8 +31,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +44,10 @@ from urllib.parse import urlparse
 
 import httpx
 from _server import free_port, wait_ready  # bench/ is on sys.path when run as a script
+from _wrk import run_wrk_cell
+
+GENERATORS = ("httpx", "wrk")
+REQUEST_TIMEOUT_S = 120.0  # the httpx client's timeout per request
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SENTENCES = [
@@ -77,7 +98,7 @@ async def run_cell(
             latencies.append((time.perf_counter() - start) * 1000.0)
             errors += response.status_code != 200
 
-    async with httpx.AsyncClient(base_url=url, timeout=120.0, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
         start = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
@@ -89,75 +110,152 @@ async def run_cell(
         "seconds": round(elapsed, 3),
         "requests_per_second": round(len(latencies) / elapsed, 2) if elapsed else None,
         "latency_ms": {f"p{q}": round(percentile(latencies, q), 2) for q in (50, 95, 99)},
+        "generator": "httpx",
     }
 
 
-@contextmanager
-def serve(checkpoint: Path, batching: bool, device: str) -> Iterator[str]:
-    """`nmt serve` in a subprocess on a free loopback port; yields its URL."""
-    port = free_port()
+def serve_command(
+    checkpoint: Path, port: int, batching: bool, device: str, server_args: Sequence[str]
+) -> list[str]:
+    """`nmt serve` on 127.0.0.1:`port` (`--max-batch 1` without batching), then server_args."""
     command = [sys.executable, "-m", "nmt", "serve", "--checkpoint", str(checkpoint)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--device", device]
     if not batching:
         command += ["--max-batch", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process, timeout=180.0)
-        yield url
-    finally:
-        process.terminate()
+    return command + list(server_args)
+
+
+@contextmanager
+def serve(
+    checkpoint: Path, batching: bool, device: str, server_args: Sequence[str] = ()
+) -> Iterator[str]:
+    """`nmt serve` in a subprocess on a free loopback port; yields its URL.
+
+    Its stderr goes to a temporary file (a pipe nobody reads could fill and stall the
+    server); raises RuntimeError with the end of that log when it does not become ready.
+    """
+    port = free_port()
+    command = serve_command(checkpoint, port, batching, device, server_args)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            try:
+                wait_ready(url, process, timeout=180.0)
+            except RuntimeError as error:
+                log.seek(0)
+                tail = log.read().decode("utf-8", "replace")[-800:].strip()
+                raise RuntimeError(f"{error}; its log ends:\n{tail}") from None
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def run_cell_with(
+    url: str, beam: int, concurrency: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One cell with the chosen generator (args.load_generator)."""
+    if args.load_generator == "wrk":
+        return run_wrk_cell(url, beam, concurrency, args.max_seconds, args.wrk_threads, SENTENCES)
+    return asyncio.run(run_cell(url, beam, concurrency, args.requests, args.max_seconds))
 
 
 def bench_server(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """All beam x concurrency cells against one server."""
+    """All beam x concurrency cells against one server, each beam size warmed first."""
     cells = []
     for beam in args.beams:
         asyncio.run(run_cell(url, beam, 1, 2, args.max_seconds))  # warm this beam size
         for concurrency in args.concurrency:
-            cell = asyncio.run(run_cell(url, beam, concurrency, args.requests, args.max_seconds))
-            cells.append(cell)
+            cells.append(run_cell_with(url, beam, concurrency, args))
     return cells
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Command-line options."""
+    """Command-line options; the load generator defaults to wrk when it is on PATH."""
     ints = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--checkpoint", type=Path, help="bundle to serve (starts servers)")
     target.add_argument("--url", help="a running server on loopback")
-    parser.add_argument("--requests", type=int, default=64, help="max requests per cell")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=64,
+        help="max requests per cell, httpx generator only (wrk runs for --max-seconds)",
+    )
     parser.add_argument("--concurrency", type=ints, default=[1, 8, 32])
     parser.add_argument("--beams", type=ints, default=[1, 5])
     parser.add_argument("--batching", default="on,off", help="modes to start (with --checkpoint)")
-    parser.add_argument("--max-seconds", type=float, default=20.0, help="time limit per cell")
+    parser.add_argument(
+        "--max-seconds", type=float, default=20.0, help="time per cell (wrk: rounded up to 1 s)"
+    )
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--load-generator",
+        choices=GENERATORS,
+        help="wrk (compiled, cheap) or httpx (Python); default: wrk when installed",
+    )
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG on to `nmt serve` (repeatable; write --server-arg=--quantize)",
+    )
     args = parser.parse_args(argv)
     if args.url and urlparse(args.url).hostname not in LOOPBACK:
         parser.error("--url must point at a loopback address (127.0.0.1, localhost, ::1)")
+    if args.url and args.server_arg:
+        parser.error("--server-arg needs --checkpoint (with --url no server is started)")
+    if min([*args.concurrency, *args.beams, args.wrk_threads, args.requests], default=0) < 1:
+        parser.error("--concurrency, --beams, --wrk-threads and --requests must be at least 1")
+    if not args.concurrency or not args.beams or not args.max_seconds > 0:
+        parser.error("give at least one concurrency and beam, and --max-seconds > 0")
+    if args.load_generator is None:
+        args.load_generator = "wrk" if shutil.which("wrk") else "httpx"
+    elif args.load_generator == "wrk" and shutil.which("wrk") is None:
+        parser.error("--load-generator wrk: `wrk` is not on PATH (Debian: apt install wrk)")
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print one JSON document."""
-    args = parse_args(argv)
-    report: dict[str, Any] = {"requests_per_cell": args.requests, "max_seconds": args.max_seconds}
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Every run (one per batching mode, or the given --url) with its cells."""
+    report: dict[str, Any] = {
+        "load_generator": args.load_generator,
+        "requests_per_cell": args.requests if args.load_generator == "httpx" else None,
+        "max_seconds": args.max_seconds,
+    }
+    if args.load_generator == "wrk":
+        report["wrk_threads"] = args.wrk_threads
     if args.url:
         wait_ready(args.url.rstrip("/"), None, timeout=30.0)
         report["runs"] = [{"batching": "unknown", "url": args.url}]
         report["runs"][0]["cells"] = bench_server(args.url.rstrip("/"), args)
-    else:
-        report["checkpoint"] = str(args.checkpoint)
-        report["runs"] = []
-        for mode in [m.strip() for m in args.batching.split(",") if m.strip()]:
-            with serve(args.checkpoint, mode == "on", args.device) as url:
-                cells = bench_server(url, args)
-            report["runs"].append({"batching": mode, "cells": cells})
+        return report
+    report["checkpoint"] = str(args.checkpoint)
+    report["server_args"] = args.server_arg
+    report["runs"] = []
+    for mode in [m.strip() for m in args.batching.split(",") if m.strip()]:
+        with serve(args.checkpoint, mode == "on", args.device, args.server_arg) as url:
+            cells = bench_server(url, args)
+        report["runs"].append({"batching": mode, "cells": cells})
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print one JSON document; 1 with a message if it cannot."""
+    args = parse_args(argv)
+    try:
+        report = run_benchmark(args)
+    except (RuntimeError, httpx.HTTPError) as error:
+        print(f"serve_load: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(report, indent=2))
     return 0
 
