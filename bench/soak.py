@@ -250,6 +250,31 @@ def summarize(tally: Tally, elapsed: float) -> dict[str, Any]:
     }
 
 
+RSS_SAMPLE_S = 15.0
+
+
+def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict[str, Any] | None:
+    """How the server's RSS moved over the last `window_s` seconds of the samples.
+
+    `series` holds one total RSS (MiB) every `every_s` seconds. The window starts at the
+    sample `window_s` before the last one (the whole series when shorter); `percent` is
+    (last - first) / first of the window, `peak_percent` the highest sample over the first.
+    None when there are fewer than two samples.
+    """
+    if len(series) < 2:
+        return None
+    span = min(len(series) - 1, round(window_s / every_s))
+    window = series[-span - 1 :]
+    first = window[0]
+    return {
+        "window_s": span * every_s,
+        "first_mib": first,
+        "last_mib": window[-1],
+        "percent": round(100.0 * (window[-1] - first) / first, 2),
+        "peak_percent": round(100.0 * (max(window) - first) / first, 2),
+    }
+
+
 class RssSampler:
     """Samples the server tree's total RSS (MiB) every `every` seconds in a thread."""
 
@@ -278,7 +303,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
         log = Path(tmp) / "server.log"
         with serve(args.checkpoint, args.workers, args.device, log) as (process, url):
             rss_start = rss_kib(process.pid)
-            with RssSampler(process.pid, every=15.0) as sampler:
+            with RssSampler(process.pid, every=RSS_SAMPLE_S) as sampler:
                 tally, elapsed = asyncio.run(
                     soak(url, args.duration, args.max_requests, args.concurrency, args.seed)
                 )
@@ -297,6 +322,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
         "server_exit_code": exit_code,
         "rss_kib": {"start": rss_start, "end": rss_end},
         "rss_total_mib_every_15s": sampler.series,
+        "rss_growth": rss_growth(sampler.series, RSS_SAMPLE_S, args.growth_window),
     }
     if tally.errors or not alive:
         report["server_log_tail"] = log_tail
@@ -315,6 +341,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="server workers (default: 2)")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--seed", type=int, default=0, help="seed of the request mix")
+    parser.add_argument(
+        "--growth-window",
+        type=float,
+        default=1200.0,
+        help="report RSS growth over the last this many seconds (default: 1200)",
+    )
     args = parser.parse_args(argv)
     if not args.checkpoint.exists():
         parser.error(f"checkpoint not found: {args.checkpoint}")

@@ -15,13 +15,18 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 @contextmanager
 def bench_script(filename: str, name: str) -> Iterator[ModuleType]:
     """bench/`filename` imported as module `name`, registered in sys.modules while in use
-    (its dataclasses look their module up there), removed afterwards."""
+    (its dataclasses look their module up there), removed afterwards. bench/ is on sys.path
+    meanwhile, as when the script runs, for its shared helpers (`_server`)."""
     spec = importlib.util.spec_from_file_location(name, BENCH / filename)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    before = set(sys.modules)
     sys.modules[name] = module
+    sys.path.insert(0, str(BENCH))
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
-        del sys.modules[name]
+        sys.path.remove(str(BENCH))
+        for added in set(sys.modules) - before:  # the script and the helpers it imported
+            del sys.modules[added]
