@@ -4,6 +4,10 @@ Named `Annotated` dependencies give a handler the settings, the translator and t
 batcher. The API-key rule (`key_problem`) and the request-size limits (`limit_problem`)
 are defined here once; each API words their failures its own way: the v1 API with
 401/403 and 413, the LibreTranslate API with its 400/403 and its messages.
+
+The dependencies are `async def` although none of them awaits: FastAPI runs a plain `def`
+dependency in its thread pool, a thread hop per dependency per request, which cost the
+batched service at concurrency 32 measurable throughput (docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class ServiceState:
     model_card_path: Path | None = None
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     """The app's state object."""
     return request.app.state.service
 
@@ -45,19 +49,19 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> ServiceSettings:
+async def get_settings(state: StateDep) -> ServiceSettings:
     """The service settings."""
     return state.settings
 
 
-def get_translator(state: StateDep) -> Translator:
+async def get_translator(state: StateDep) -> Translator:
     """The loaded translator; 503 until the model is warm."""
     if not state.ready or state.translator is None:
         raise ServiceError(503, "the model is not loaded yet")
     return state.translator
 
 
-def get_batcher(state: StateDep) -> DynamicBatcher:
+async def get_batcher(state: StateDep) -> DynamicBatcher:
     """The batcher in front of the translator; 503 until the model is warm."""
     if not state.ready or state.batcher is None or not state.batcher.alive:
         raise ServiceError(503, "the model is not loaded yet")
@@ -96,7 +100,7 @@ def _key_bytes(key: str) -> bytes:
     return key.encode("utf-8", "surrogatepass")
 
 
-def bearer_key(
+async def bearer_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str | None:
     """The key of an `Authorization: Bearer KEY` header, if any."""
@@ -106,7 +110,7 @@ def bearer_key(
 BearerKeyDep = Annotated[str | None, Depends(bearer_key)]
 
 
-def require_api_key(settings: SettingsDep, key: BearerKeyDep) -> None:
+async def require_api_key(settings: SettingsDep, key: BearerKeyDep) -> None:
     """401 without a key when one is required, 403 with a wrong one (see `key_problem`)."""
     problem = key_problem(settings, key)
     if problem == "missing":
