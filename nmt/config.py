@@ -26,7 +26,13 @@ class _Section(BaseModel):
 
 
 class CoverageConfig(_Section):
-    """Coverage attention (Tu et al., 2016; See et al., 2017)."""
+    """Coverage attention (Tu et al., 2016; See et al., 2017).
+
+    `loss_weight` 1.0 is See et al.'s lambda, which they add for a short final phase of
+    training; from the first update it cripples learning on Tatoeba (docs/ABLATION.md:
+    -30 BLEU at 15 minutes). Start from a model trained without coverage, or set 0 for
+    Tu et al.'s coverage as an attention feature only.
+    """
 
     enabled: bool = False
     loss_weight: float = Field(1.0, ge=0.0, description="lambda in lambda * sum_j min(a_tj, c_tj)")
