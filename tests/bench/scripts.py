@@ -28,5 +28,7 @@ def bench_script(filename: str, name: str) -> Iterator[ModuleType]:
         yield module
     finally:
         sys.path.remove(str(BENCH))
-        for added in set(sys.modules) - before:  # the script and the helpers it imported
-            del sys.modules[added]
+        for added in set(sys.modules) - before:  # the script and its bench/ helpers only
+            origin = getattr(sys.modules[added], "__file__", None) or ""
+            if added == name or Path(origin).parent == BENCH:
+                del sys.modules[added]
