@@ -436,6 +436,7 @@ def markdown(records: list[dict[str, Any]], plot_name: str, all_rows: list[str])
 
 def plot_curves(records: list[dict[str, Any]], path: Path) -> None:
     """One line per row: validation perplexity against minutes of training."""
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import ScalarFormatter
@@ -443,14 +444,17 @@ def plot_curves(records: list[dict[str, Any]], path: Path) -> None:
     figure = Figure(figsize=(8.0, 5.0), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    for record in records:
+    palette = matplotlib.colormaps["tab20"].colors  # 20 distinct colours: one per row
+    for index, record in enumerate(records):
         points = [p for p in record["curve"] if p.get("train_seconds") is not None]
         style = "--" if record["row"].startswith("lstm") else "-"
         axes.plot(
             [p["train_seconds"] / 60 for p in points],
             [p["valid_ppl"] for p in points],
             style,
-            marker=".",
+            color=palette[index % len(palette)],
+            marker="os^vD"[index % 5],
+            markersize=3,
             label=record["row"],
         )
     axes.set_xlabel("minutes of training (2 CPU cores)")
