@@ -32,3 +32,16 @@ def bench_script(filename: str, name: str) -> Iterator[ModuleType]:
             origin = getattr(sys.modules[added], "__file__", None) or ""
             if added == name or Path(origin).parent == BENCH:
                 del sys.modules[added]
+
+
+@contextmanager
+def bench_modules(*names: str) -> Iterator[dict[str, ModuleType]]:
+    """bench/ modules imported by name, the way a script imports them (bench/ on the path
+    meanwhile); dropped from sys.modules afterwards."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield {name: importlib.import_module(name) for name in names}
+    finally:
+        sys.path.remove(str(BENCH))
+        for name in names:
+            sys.modules.pop(name, None)

@@ -3,7 +3,6 @@ the batch calibration, the log parsing, the process control and the JSON assembl
 
 from __future__ import annotations
 
-import importlib
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ import sentencepiece
 
 from nmt.data.batching import batch_indices, collate
 from nmt.data.dataset import load_token_ids
+
+from .scripts import bench_modules
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 MODULES = ("peer_opennmt", "peer_data", "peer_env", "peer_train")
@@ -35,13 +36,8 @@ PEER_LOG = textwrap.dedent("""\
 @pytest.fixture(scope="module")
 def bench() -> Iterator[dict[str, ModuleType]]:
     """The four modules, imported the way the script imports them (bench/ on the path)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        yield {name: importlib.import_module(name) for name in MODULES}
-    finally:
-        sys.path.remove(str(BENCH))
-        for name in MODULES:
-            sys.modules.pop(name, None)
+    with bench_modules(*MODULES) as modules:
+        yield modules
 
 
 # --- options -------------------------------------------------------------------------

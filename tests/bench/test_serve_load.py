@@ -3,10 +3,8 @@ against a stub server and against the service app (fake translator) on loopback.
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
-import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -20,6 +18,8 @@ import pytest
 from service.app import create_app
 from service.settings import ServiceSettings
 from tests.service.conftest import FakeTranslator, live_server
+
+from .scripts import bench_modules
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 MODULES = ("serve_load", "_wrk", "_server")
@@ -49,13 +49,8 @@ CAPTURED = textwrap.dedent("""\
 @pytest.fixture(scope="module")
 def bench() -> Iterator[dict[str, ModuleType]]:
     """The modules, imported the way the script imports them (bench/ on the path)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        yield {name: importlib.import_module(name) for name in MODULES}
-    finally:
-        sys.path.remove(str(BENCH))
-        for name in MODULES:
-            sys.modules.pop(name, None)
+    with bench_modules(*MODULES) as modules:
+        yield modules
 
 
 # --- the summary line and the command ---------------------------------------------------
