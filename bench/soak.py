@@ -317,6 +317,8 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "duration_limit_s": args.duration,
         "max_requests": args.max_requests,
+        "server_env": {k: v for k, v in os.environ.items() if k.startswith(("NMT_", "MALLOC_"))},
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         **summarize(tally, elapsed),
         "server_alive_at_end": alive,
         "server_exit_code": exit_code,

@@ -29,6 +29,7 @@ from service.access_log import install_access_log_redaction
 from service.batching import DynamicBatcher
 from service.deps import ServiceState
 from service.errors import error_response, install_error_handlers
+from service.heap import HeapTrimmer
 from service.metrics import MetricsMiddleware
 from service.model_card import load_model_card, model_card_path
 from service.routes import libretranslate, ops, v1
@@ -66,12 +67,18 @@ def _lifespan(injected: Translator | None) -> Lifespan:
         state: ServiceState = app.state.service
         settings, metrics = state.settings, state.metrics
         translator = injected if injected is not None else load_model(settings)
+        trimmer = (
+            HeapTrimmer.for_this_process(settings.heap_trim_interval_s)
+            if settings.heap_trim_interval_s > 0
+            else None
+        )
         batcher = DynamicBatcher(
             translator,
             max_batch=settings.max_batch,
             max_wait_ms=settings.max_wait_ms,
             enabled=settings.batching,
             on_batch=metrics.observe_batch,
+            after_batch=trimmer.maybe_trim if trimmer is not None else None,
         )
         batcher.start()
         try:

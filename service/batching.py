@@ -8,7 +8,8 @@ its own slice of the results. The batcher only merges: the translator sorts a ca
 sentences by length and cuts them into model batches (the service loads it with
 `batch_size = max_batch`). If a merged call raises, each job of it is retried alone, so
 an error reaches only the request that causes it. The model is only ever called from
-that thread, so it never sees concurrent calls.
+that thread, so it never sees concurrent calls. `after_batch` runs on that thread after
+each batch's results are handed out (the service trims the C heap there: service.heap).
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ class DynamicBatcher:
         max_wait_ms: float = 5.0,
         enabled: bool = True,
         on_batch: BatchObserver | None = None,
+        after_batch: Callable[[], object] | None = None,
     ) -> None:
         self._translator = translator
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0 if enabled else 0.0
         self._merge = enabled and max_batch > 1
         self._on_batch = on_batch
+        self._after_batch = after_batch
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -108,6 +111,8 @@ class DynamicBatcher:
             jobs, stop = self._collect(first)
             for options, group in _group_by_options(jobs).items():
                 self._translate_group(group, options)
+            if self._after_batch is not None:
+                self._after_batch()
             if stop:
                 return
 

@@ -43,6 +43,8 @@ class ServiceSettings(BaseModel):
     # Longer than clients' idle-connection expiry (httpx: 5 s), so a client never reuses a
     # keep-alive connection at the moment the server closes it (a dropped request).
     keep_alive_s: float = Field(75.0, gt=0.0)
+    # Give freed C-heap memory back to the OS at most this often (service.heap); 0: never.
+    heap_trim_interval_s: float = Field(10.0, ge=0.0)
     quantize: Quantization = "auto"  # int8 matrix products on CPU (nmt.config.Quantization)
 
     def to_env(self) -> dict[str, str]:
