@@ -30,7 +30,7 @@ from service.batching import DynamicBatcher
 from service.deps import ServiceState
 from service.errors import error_response, install_error_handlers
 from service.heap import HeapTrimmer
-from service.metrics import MetricsMiddleware
+from service.metrics import MetricsMiddleware, ServiceMetrics
 from service.model_card import load_model_card, model_card_path
 from service.routes import libretranslate, ops, v1
 from service.routes.ops import STATIC_DIR
@@ -59,6 +59,26 @@ def load_model(settings: ServiceSettings) -> Translator:
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
+def _heap_trim_hook(
+    settings: ServiceSettings, metrics: ServiceMetrics
+) -> Callable[[], None] | None:
+    """What the batcher runs after each batch: a heap trim every `heap_trim_interval_s`.
+
+    None when the interval is 0 or this C library has no malloc_trim (service.heap).
+    """
+    if settings.heap_trim_interval_s <= 0:
+        return None
+    trimmer = HeapTrimmer.for_this_process(settings.heap_trim_interval_s)
+    if not trimmer.active:
+        return None
+
+    def after_batch() -> None:
+        if trimmer.maybe_trim():
+            metrics.heap_trims.inc()
+
+    return after_batch
+
+
 def _lifespan(injected: Translator | None) -> Lifespan:
     """Load (unless injected), start the batcher, warm up, then mark ready; undo on exit."""
 
@@ -67,18 +87,13 @@ def _lifespan(injected: Translator | None) -> Lifespan:
         state: ServiceState = app.state.service
         settings, metrics = state.settings, state.metrics
         translator = injected if injected is not None else load_model(settings)
-        trimmer = (
-            HeapTrimmer.for_this_process(settings.heap_trim_interval_s)
-            if settings.heap_trim_interval_s > 0
-            else None
-        )
         batcher = DynamicBatcher(
             translator,
             max_batch=settings.max_batch,
             max_wait_ms=settings.max_wait_ms,
             enabled=settings.batching,
             on_batch=metrics.observe_batch,
-            after_batch=trimmer.maybe_trim if trimmer is not None else None,
+            after_batch=_heap_trim_hook(settings, metrics),
         )
         batcher.start()
         try:

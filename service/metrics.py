@@ -51,6 +51,11 @@ class ServiceMetrics:
         self.queue_depth = Gauge(
             "nmt_batch_queue_depth", "Jobs waiting for the model thread.", registry=self.registry
         )
+        self.heap_trims = Counter(
+            "nmt_heap_trims_total",
+            "Times freed C-heap memory was handed back to the OS (service.heap).",
+            registry=self.registry,
+        )
         self.ready = Gauge("nmt_model_ready", "1 once the model is warm.", registry=self.registry)
 
     def observe_batch(self, size: int) -> None:
