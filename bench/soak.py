@@ -21,6 +21,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -259,6 +260,9 @@ def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict
     `series` holds one total RSS (MiB) every `every_s` seconds. The window starts at the
     sample `window_s` before the last one (the whole series when shorter); `percent` is
     (last - first) / first of the window, `peak_percent` the highest sample over the first.
+    `trend_percent` is the least-squares line's rise over the window, in percent of the
+    window's mean: unlike `percent` it does not hang on two single samples, which an
+    allocator that gives memory back now and then moves by a few percent either way.
     None when there are fewer than two samples.
     """
     if len(series) < 2:
@@ -266,12 +270,16 @@ def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict
     span = min(len(series) - 1, round(window_s / every_s))
     window = series[-span - 1 :]
     first = window[0]
+    slope, _ = statistics.linear_regression(range(len(window)), window)  # MiB per sample
     return {
         "window_s": span * every_s,
         "first_mib": first,
         "last_mib": window[-1],
+        "mean_mib": round(statistics.fmean(window), 1),
         "percent": round(100.0 * (window[-1] - first) / first, 2),
         "peak_percent": round(100.0 * (max(window) - first) / first, 2),
+        "trend_percent": round(100.0 * slope * span / statistics.fmean(window), 2),
+        "trend_mib_per_min": round(slope * 60.0 / every_s, 3),
     }
 
 

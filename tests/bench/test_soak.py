@@ -18,12 +18,28 @@ def test_rss_growth_measures_the_last_window_only() -> None:
             "window_s": 45.0,
             "first_mib": 1000.0,
             "last_mib": 1005.0,
+            "mean_mib": 1003.8,
             "percent": 0.5,
             "peak_percent": 1.0,
+            "trend_percent": 0.75,  # slope 2.5 MiB per sample x 3 samples / mean 1003.75
+            "trend_mib_per_min": 10.0,
         }
         whole = soak.rss_growth(series, every_s=15.0, window_s=10_000.0)
         assert whole is not None and whole["window_s"] == 75.0 and whole["first_mib"] == 800.0
         assert soak.rss_growth([800.0], every_s=15.0, window_s=45.0) is None
+
+
+def test_the_rss_trend_is_not_fooled_by_two_single_samples() -> None:
+    with bench_script("soak.py", "soak_under_test") as soak:
+        # flat with ups and downs, the first sample low and the last one high
+        wobbling = [1000.0, 1040.0, 1030.0, 1010.0, 990.0, 1000.0, 1020.0, 990.0, 1040.0]
+        growth = soak.rss_growth(wobbling, every_s=15.0, window_s=10_000.0)
+        assert growth is not None and growth["percent"] == 4.0
+        assert abs(growth["trend_percent"]) < 0.5
+        rising = [1000.0 + 5.0 * i for i in range(9)]
+        growth = soak.rss_growth(rising, every_s=15.0, window_s=10_000.0)
+        assert growth is not None and growth["percent"] == 4.0
+        assert growth["trend_percent"] == 3.92  # the same 40 MiB over the mean, 1020
 
 
 def test_a_short_soak_of_the_shipped_model_has_no_errors(
