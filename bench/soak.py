@@ -251,7 +251,7 @@ def summarize(tally: Tally, elapsed: float) -> dict[str, Any]:
     }
 
 
-RSS_SAMPLE_S = 15.0
+RSS_SAMPLE_S = 5.0  # often enough that a fitted trend is not decided by a few samples
 
 
 def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict[str, Any] | None:
@@ -263,7 +263,8 @@ def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict
     `trend_percent` is the least-squares line's rise over the window, in percent of the
     window's mean: unlike `percent` it does not hang on two single samples, which an
     allocator that gives memory back now and then moves by a few percent either way.
-    None when there are fewer than two samples.
+    `median_percent` compares the medians of the window's first and last two minutes
+    (of its first and last thirds when shorter). None when there are fewer than two samples.
     """
     if len(series) < 2:
         return None
@@ -271,6 +272,8 @@ def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict
     window = series[-span - 1 :]
     first = window[0]
     slope, _ = statistics.linear_regression(range(len(window)), window)  # MiB per sample
+    edge = max(1, min(round(120.0 / every_s), len(window) // 3))
+    first_median, last_median = statistics.median(window[:edge]), statistics.median(window[-edge:])
     return {
         "window_s": span * every_s,
         "first_mib": first,
@@ -279,6 +282,7 @@ def rss_growth(series: Sequence[float], every_s: float, window_s: float) -> dict
         "percent": round(100.0 * (window[-1] - first) / first, 2),
         "peak_percent": round(100.0 * (max(window) - first) / first, 2),
         "trend_percent": round(100.0 * slope * span / statistics.fmean(window), 2),
+        "median_percent": round(100.0 * (last_median - first_median) / first_median, 2),
         "trend_mib_per_min": round(slope * 60.0 / every_s, 3),
     }
 
@@ -331,7 +335,8 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
         "server_alive_at_end": alive,
         "server_exit_code": exit_code,
         "rss_kib": {"start": rss_start, "end": rss_end},
-        "rss_total_mib_every_15s": sampler.series,
+        "rss_sample_s": RSS_SAMPLE_S,
+        "rss_total_mib": sampler.series,
         "rss_growth": rss_growth(sampler.series, RSS_SAMPLE_S, args.growth_window),
     }
     if tally.errors or not alive:

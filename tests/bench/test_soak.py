@@ -22,6 +22,7 @@ def test_rss_growth_measures_the_last_window_only() -> None:
             "percent": 0.5,
             "peak_percent": 1.0,
             "trend_percent": 0.75,  # slope 2.5 MiB per sample x 3 samples / mean 1003.75
+            "median_percent": 0.5,  # windows of one sample here: the same as "percent"
             "trend_mib_per_min": 10.0,
         }
         whole = soak.rss_growth(series, every_s=15.0, window_s=10_000.0)
@@ -35,7 +36,7 @@ def test_the_rss_trend_is_not_fooled_by_two_single_samples() -> None:
         wobbling = [1000.0, 1040.0, 1030.0, 1010.0, 990.0, 1000.0, 1020.0, 990.0, 1040.0]
         growth = soak.rss_growth(wobbling, every_s=15.0, window_s=10_000.0)
         assert growth is not None and growth["percent"] == 4.0
-        assert abs(growth["trend_percent"]) < 0.5
+        assert abs(growth["trend_percent"]) < 0.5 and abs(growth["median_percent"]) < 1.0
         rising = [1000.0 + 5.0 * i for i in range(9)]
         growth = soak.rss_growth(rising, every_s=15.0, window_s=10_000.0)
         assert growth is not None and growth["percent"] == 4.0
