@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -80,15 +81,15 @@ def _heap_trim_hook(
 
 
 def _lifespan(injected: Translator | None) -> Lifespan:
-    """Load (unless injected), start the batcher, warm up, then mark ready; undo on exit."""
+    """Start the batcher, load the model on its thread (unless injected), warm up, then mark
+    ready; undo on exit."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state: ServiceState = app.state.service
         settings, metrics = state.settings, state.metrics
-        translator = injected if injected is not None else load_model(settings)
         batcher = DynamicBatcher(
-            translator,
+            injected,
             max_batch=settings.max_batch,
             max_wait_ms=settings.max_wait_ms,
             enabled=settings.batching,
@@ -97,6 +98,12 @@ def _lifespan(injected: Translator | None) -> Lifespan:
         )
         batcher.start()
         try:
+            # loaded on the batcher's thread, where it runs (service.batching explains why)
+            translator = (
+                injected
+                if injected is not None
+                else await asyncio.wrap_future(batcher.load(lambda: load_model(settings)))
+            )
             # the first model call (slow: allocations, kernels) happens before /ready says yes
             await batcher.translate([WARMUP_TEXT], SearchOptions())
             state.model_card_path = model_card_path(settings.model_card, settings.checkpoint)

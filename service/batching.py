@@ -10,6 +10,12 @@ sentences by length and cuts them into model batches (the service loads it with
 an error reaches only the request that causes it. The model is only ever called from
 that thread, so it never sees concurrent calls. `after_batch` runs on that thread after
 each batch's results are handed out (the service trims the C heap there: service.heap).
+
+The model is best loaded on that thread too (`load`): torch's OpenMP runtime (libgomp)
+gives each thread that starts parallel work its own team of workers, and once it manages
+more threads than there are cores it stops letting idle workers spin. A model loaded on
+the main thread and run on this one made two teams, and beam-5 batches ran 33 % slower
+on 2 cores (348 against 521 sentences/s, docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from nmt import SearchOptions, Translation, Translator
 
@@ -39,12 +46,28 @@ class _Job:
     future: Future[list[Translation]] = field(default_factory=Future)
 
 
+@dataclass
+class _Call:
+    """A function to run on the worker thread between batches (loading the model there)."""
+
+    function: Callable[[], Any]
+    future: Future[Any] = field(default_factory=Future)
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():
+            return
+        try:
+            self.future.set_result(self.function())
+        except BaseException as error:  # handed to the caller, who decides
+            self.future.set_exception(error)
+
+
 class DynamicBatcher:
     """Runs every translation on one worker thread, merging concurrent requests."""
 
     def __init__(
         self,
-        translator: Translator,
+        translator: Translator | None,
         max_batch: int = 64,
         max_wait_ms: float = 5.0,
         enabled: bool = True,
@@ -57,7 +80,7 @@ class DynamicBatcher:
         self._merge = enabled and max_batch > 1
         self._on_batch = on_batch
         self._after_batch = after_batch
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._queue: queue.Queue[_Job | _Call | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     @property
@@ -85,6 +108,25 @@ class DynamicBatcher:
         self._thread.join(timeout)
         self._thread = None
 
+    def load(self, loader: Callable[[], Translator]) -> Future[Translator]:
+        """Run `loader` on the worker thread and translate with what it returns from then on.
+
+        The future gets the translator, or the loader's exception (the batcher keeps the
+        translator it had, if any). Jobs submitted meanwhile wait behind it.
+        """
+
+        def load_here() -> Translator:
+            translator = loader()
+            self._translator = translator
+            return translator
+
+        call = _Call(load_here)
+        if not self.alive:
+            call.future.set_exception(RuntimeError("the batcher is not running"))
+        else:
+            self._queue.put(call)
+        return call.future
+
     def submit(self, sentences: Sequence[str], options: SearchOptions) -> Future[list[Translation]]:
         """Queue sentences for translation; the future gets one Translation per sentence."""
         job = _Job(list(sentences), options)
@@ -108,16 +150,22 @@ class DynamicBatcher:
             first = self._queue.get()
             if first is None:
                 return
-            jobs, stop = self._collect(first)
+            if isinstance(first, _Call):
+                first.run()
+                continue
+            jobs, stop, call = self._collect(first)
             for options, group in _group_by_options(jobs).items():
                 self._translate_group(group, options)
             if self._after_batch is not None:
                 self._after_batch()
+            if call is not None:
+                call.run()
             if stop:
                 return
 
-    def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
-        """The first job plus those arriving within max_wait; True if asked to stop."""
+    def _collect(self, first: _Job) -> tuple[list[_Job], bool, _Call | None]:
+        """The first job plus those arriving within max_wait; True if asked to stop; a
+        call that arrived meanwhile (it ends the batch and runs after it)."""
         jobs = [first]
         queued = len(first.sentences)
         deadline = time.monotonic() + self._max_wait
@@ -130,10 +178,12 @@ class DynamicBatcher:
             except queue.Empty:
                 break
             if job is None:
-                return jobs, True
+                return jobs, True, None
+            if isinstance(job, _Call):
+                return jobs, False, job
             jobs.append(job)
             queued += len(job.sentences)
-        return jobs, False
+        return jobs, False, None
 
     def _translate_group(self, jobs: list[_Job], options: SearchOptions) -> None:
         """Translate all sentences of jobs sharing options; isolate jobs if the call fails.
@@ -170,6 +220,8 @@ class DynamicBatcher:
         self, sentences: list[str], options: SearchOptions
     ) -> list[Translation]:
         """One translator call; exactly one Translation per sentence."""
+        if self._translator is None:
+            raise RuntimeError("the batcher has no translator yet (see load)")
         if self._on_batch is not None:
             self._on_batch(len(sentences))
         results = self._translator.translate(sentences, options)
