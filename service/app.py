@@ -92,6 +92,7 @@ def _lifespan(injected: Translator | None) -> Lifespan:
             injected,
             max_batch=settings.max_batch,
             max_wait_ms=settings.max_wait_ms,
+            max_gap_ms=settings.max_gap_ms,
             enabled=settings.batching,
             on_batch=metrics.observe_batch,
             after_batch=_heap_trim_hook(settings, metrics),

@@ -1,15 +1,17 @@
 """Dynamic batching: merge concurrent requests into few translator calls on one thread.
 
 Requests put a job (sentences + decoding options) on a queue and await a future. One
-consumer thread takes the first job, waits up to `max_wait_ms` for more (stopping early
-when `max_batch` sentences are queued), groups jobs by their `SearchOptions` (a frozen,
-hashable dataclass), hands each group to the translator in one call, and gives each job
-its own slice of the results. The batcher only merges: the translator sorts a call's
-sentences by length and cuts them into model batches (the service loads it with
-`batch_size = max_batch`). If a merged call raises, each job of it is retried alone, so
-an error reaches only the request that causes it. The model is only ever called from
-that thread, so it never sees concurrent calls. `after_batch` runs on that thread after
-each batch's results are handed out (the service trims the C heap there: service.heap).
+consumer thread takes the first job and waits up to `max_wait_ms` for more, stopping early
+when `max_batch` sentences are queued or when no job has come for `max_gap_ms` (a lone
+request at low load then waits about 1 ms, not the whole 5). It groups the jobs by their
+`SearchOptions` (a frozen, hashable dataclass), hands each group to the translator in one
+call, and gives each job its own slice of the results. The batcher only merges: the
+translator sorts a call's sentences by length and cuts them into model batches (the
+service loads it with `batch_size = max_batch`). If a merged call raises, each job of it
+is retried alone, so an error reaches only the request that causes it. The model is only
+ever called from that thread, so it never sees concurrent calls. `after_batch` runs on
+that thread after each batch's results are handed out (the service trims the C heap
+there: service.heap).
 
 The model is best loaded on that thread too (`load`): torch's OpenMP runtime (libgomp)
 gives each thread that starts parallel work its own team of workers, and once it manages
@@ -71,12 +73,14 @@ class DynamicBatcher:
         max_batch: int = 64,
         max_wait_ms: float = 5.0,
         enabled: bool = True,
+        max_gap_ms: float | None = None,  # None: max_wait_ms
         on_batch: BatchObserver | None = None,
         after_batch: Callable[[], object] | None = None,
     ) -> None:
         self._translator = translator
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0 if enabled else 0.0
+        self._max_gap = self._max_wait if max_gap_ms is None else max_gap_ms / 1000.0
         self._merge = enabled and max_batch > 1
         self._on_batch = on_batch
         self._after_batch = after_batch
@@ -174,7 +178,7 @@ class DynamicBatcher:
             if remaining <= 0 and self._queue.empty():
                 break
             try:
-                job = self._queue.get(timeout=max(remaining, 1e-6))
+                job = self._queue.get(timeout=max(min(remaining, self._max_gap), 1e-6))
             except queue.Empty:
                 break
             if job is None:

@@ -28,6 +28,7 @@ class ServiceSettings(BaseModel):
     batching: bool = True
     max_batch: int = Field(64, ge=1)  # sentences per model batch; the batcher merges up to it
     max_wait_ms: float = Field(5.0, ge=0.0)  # how long the batcher waits for company
+    max_gap_ms: float = Field(1.0, ge=0.0)  # ...but no longer than this after the last arrival
     max_chars: int = Field(5000, ge=1)  # per text
     max_texts: int = Field(128, ge=1)  # per request
     max_body_bytes: int = Field(1_000_000, ge=1)

@@ -23,6 +23,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "max_batch": args.max_batch,
         "max_wait_ms": args.max_wait_ms,
+        "max_gap_ms": args.max_gap_ms,
         "device": args.device,
         "api_keys": args.api_key,
         "require_api_key": False if args.api_key_optional else None,
@@ -65,6 +66,11 @@ def add_parser(sub: Subparsers) -> None:
     )
     p.add_argument(
         "--max-wait-ms", type=float, help="dynamic batching: max wait for company (5 ms)"
+    )
+    p.add_argument(
+        "--max-gap-ms",
+        type=float,
+        help="dynamic batching: stop waiting when no request came for this long (1 ms)",
     )
     p.add_argument("--no-batching", action="store_true", help="one model call per request")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="(default: auto)")

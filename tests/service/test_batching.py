@@ -167,3 +167,23 @@ def _outcome(future: Future) -> object:
         return future.result(timeout=10)
     except Exception as error:  # noqa: BLE001 - the test compares it
         return error
+
+
+def test_a_gap_without_jobs_ends_the_wait_before_max_wait() -> None:
+    """Two jobs 300 ms apart: one model call each with a 20 ms gap, one call without."""
+
+    def calls(max_gap_ms: float | None) -> list[int]:
+        fake = FakeTranslator()
+        batcher = DynamicBatcher(fake, max_batch=64, max_wait_ms=2000.0, max_gap_ms=max_gap_ms)
+        batcher.start()
+        try:
+            first = batcher.submit(["Hello."], SearchOptions())
+            time.sleep(0.3)
+            second = batcher.submit(["The cat."], SearchOptions())
+            first.result(timeout=10), second.result(timeout=10)
+        finally:
+            batcher.stop()
+        return [n for n, _ in fake.calls]
+
+    assert calls(max_gap_ms=20.0) == [1, 1]
+    assert calls(max_gap_ms=None) == [2]

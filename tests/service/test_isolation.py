@@ -23,7 +23,7 @@ GOOD = "Where is the station?"
 SURROGATE_V1 = b'{"text": "Hello \\ud83d world."}'
 SURROGATE_LT = b'{"q": "Hello \\ud83d world.", "source": "en", "target": "fr"}'
 JSON = {"content-type": "application/json"}
-MERGING = ServiceSettings(max_wait_ms=200.0, default_beam_size=2)
+MERGING = ServiceSettings(max_wait_ms=200.0, max_gap_ms=200.0, default_beam_size=2)
 
 
 def _v1(text: str) -> bytes:
