@@ -2,10 +2,11 @@
 
 glibc's malloc keeps freed memory in its arenas for reuse; its dynamic mmap threshold
 (raised to the size of each large block freed, up to 32 MiB) moves tensors of a few MiB
-from `mmap` onto those arenas after the first ones are freed. Under a server's varying
-batch x length shapes the arenas then grow at each new high-water mark and rarely shrink:
-a 30-minute soak of the shipped model grew 5.6 % in its last 20 minutes, in steps, while
-one process reusing the same shapes stayed flat (docs/RESULTS.md). `malloc_trim(0)`
+from `mmap` onto those arenas after the first ones are freed. Without trimming, a
+30-minute soak of the shipped model grew 5.6 % in its last 20 minutes, in steps that
+never came back down, and `malloc_trim(0)` in a process that had translated varied
+batches gave back 39 MiB (docs/RESULTS.md; our reading is arena growth at new batch x
+length high-water marks, not a measured fact). `malloc_trim(0)`
 returns every arena's free whole pages (glibc >= 2.8 walks all arenas, not only the top
 of the main heap). It costs about 3 ms on the shipped model's heap, so `HeapTrimmer` calls
 it at most once per interval, from the thread that just freed a batch's tensors.
