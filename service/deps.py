@@ -1,13 +1,17 @@
 """What route handlers depend on: the app's state, and the checks every request passes.
 
-Named `Annotated` dependencies give a handler the settings, the translator and the
-batcher. The API-key rule (`key_problem`) and the request-size limits (`limit_problem`)
-are defined here once; each API words their failures its own way: the v1 API with
-401/403 and 413, the LibreTranslate API with its 400/403 and its messages.
+Named `Annotated` dependencies give a handler the settings and the translator; the
+translation routes take the settings, the translator and the batcher, checked ready, from
+one (`ServingDep`). The API-key rule (`key_problem`) and the request-size limits
+(`limit_problem`) are defined here once; each API words their failures its own way: the
+v1 API with 401/403 and 413, the LibreTranslate API with its 400/403 and its messages.
 
 The dependencies are `async def` although none of them awaits: FastAPI runs a plain `def`
 dependency in its thread pool, a thread hop per dependency per request, which cost the
-batched service at concurrency 32 measurable throughput (docs/RESULTS.md).
+batched service at concurrency 32 measurable throughput (docs/RESULTS.md). For the same
+reason each reads the app's state from the request itself rather than through another
+dependency: FastAPI walks every dependency and sub-dependency of a route on every request,
+and on the batched service that walk is part of the time the model waits between batches.
 """
 
 from __future__ import annotations
@@ -41,36 +45,56 @@ class ServiceState:
     model_card_path: Path | None = None
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What a translation route works with: the settings, the warm translator, its batcher."""
+
+    settings: ServiceSettings
+    translator: Translator
+    batcher: DynamicBatcher
+
+
+def service_state(request: Request) -> ServiceState:
+    """The state of the app serving `request`."""
+    state: ServiceState = request.app.state.service
+    return state
+
+
+def _not_loaded() -> ServiceError:
+    return ServiceError(503, "the model is not loaded yet")
+
+
 async def get_state(request: Request) -> ServiceState:
     """The app's state object."""
-    return request.app.state.service
+    return service_state(request)
 
 
-StateDep = Annotated[ServiceState, Depends(get_state)]
-
-
-async def get_settings(state: StateDep) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The service settings."""
-    return state.settings
+    return service_state(request).settings
 
 
-async def get_translator(state: StateDep) -> Translator:
+async def get_translator(request: Request) -> Translator:
     """The loaded translator; 503 until the model is warm."""
+    state = service_state(request)
     if not state.ready or state.translator is None:
-        raise ServiceError(503, "the model is not loaded yet")
+        raise _not_loaded()
     return state.translator
 
 
-async def get_batcher(state: StateDep) -> DynamicBatcher:
-    """The batcher in front of the translator; 503 until the model is warm."""
-    if not state.ready or state.batcher is None or not state.batcher.alive:
-        raise ServiceError(503, "the model is not loaded yet")
-    return state.batcher
+async def get_serving(request: Request) -> Serving:
+    """Settings, translator and batcher; 503 until the model is warm and the batcher runs."""
+    state = service_state(request)
+    translator, batcher = state.translator, state.batcher
+    if not state.ready or translator is None or batcher is None or not batcher.alive:
+        raise _not_loaded()
+    return Serving(state.settings, translator, batcher)
 
 
+StateDep = Annotated[ServiceState, Depends(get_state)]
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 TranslatorDep = Annotated[Translator, Depends(get_translator)]
-BatcherDep = Annotated[DynamicBatcher, Depends(get_batcher)]
+ServingDep = Annotated[Serving, Depends(get_serving)]
 
 _bearer = HTTPBearer(auto_error=False, description="Needed when the server has API keys.")
 
@@ -110,9 +134,9 @@ async def bearer_key(
 BearerKeyDep = Annotated[str | None, Depends(bearer_key)]
 
 
-async def require_api_key(settings: SettingsDep, key: BearerKeyDep) -> None:
+async def require_api_key(request: Request, key: BearerKeyDep) -> None:
     """401 without a key when one is required, 403 with a wrong one (see `key_problem`)."""
-    problem = key_problem(settings, key)
+    problem = key_problem(service_state(request).settings, key)
     if problem == "missing":
         raise ServiceError(401, "an API key is required: Authorization: Bearer KEY")
     if problem == "invalid":

@@ -20,8 +20,8 @@ from starlette.datastructures import UploadFile
 
 from nmt import MAX_BEAM_SIZE, ModelDescription
 from service.deps import (
-    BatcherDep,
     BearerKeyDep,
+    ServingDep,
     SettingsDep,
     TranslatorDep,
     check_form_limits,
@@ -166,18 +166,15 @@ def _check_alternatives(params: dict[str, Any]) -> None:
     openapi_extra=_multi_format(LibreTranslateRequest),
 )
 async def translate(
-    request: Request,
-    settings: SettingsDep,
-    translator: TranslatorDep,
-    batcher: BatcherDep,
-    bearer: BearerKeyDep,
+    request: Request, serving: ServingDep, bearer: BearerKeyDep
 ) -> LibreTranslateResponse:
     """Translate `q` (a string or a list) from `source` (or `auto`) to `target`."""
+    settings, batcher = serving.settings, serving.batcher
     raw = await _read_params(request)
     form_key_check(settings, raw.get("api_key"), bearer)
     _check_alternatives(raw)
     params: LibreTranslateRequest = _validate(LibreTranslateRequest, raw)
-    model = translator.description
+    model = serving.translator.description
     _check_pair(params, model)
     texts = [params.q] if isinstance(params.q, str) else params.q
     check_form_limits(texts, settings)

@@ -9,14 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from nmt import ModelDescription
-from service.deps import (
-    ApiKeyDep,
-    BatcherDep,
-    SettingsDep,
-    StateDep,
-    TranslatorDep,
-    check_limits,
-)
+from service.deps import ApiKeyDep, ServingDep, StateDep, TranslatorDep, check_limits
 from service.errors import ServiceError
 from service.model_card import find_bleu
 from service.pipeline import search_options, to_output, translate_documents
@@ -53,16 +46,15 @@ def model_summary(model: ModelDescription) -> ModelSummary:
     responses=_ERRORS,
     dependencies=[ApiKeyDep],
 )
-async def translate(
-    body: TranslateRequest, settings: SettingsDep, translator: TranslatorDep, batcher: BatcherDep
-) -> TranslateResponse:
+async def translate(body: TranslateRequest, serving: ServingDep) -> TranslateResponse:
     """Translate one text or a list; paragraphs are split into sentences and reassembled."""
     start = time.perf_counter()
+    settings = serving.settings
     texts = [body.text] if isinstance(body.text, str) else body.text
     check_limits(texts, settings)
-    model = translator.description
+    model = serving.translator.description
     options = search_options(body, settings, model.search_defaults, need_attention=model.coverage)
-    documents = await translate_documents(batcher, texts, body.format, options)
+    documents = await translate_documents(serving.batcher, texts, body.format, options)
     outputs = [to_output(doc, settings, model.coverage, body.return_attention) for doc in documents]
     return TranslateResponse(
         translations=outputs,
