@@ -1,9 +1,9 @@
 """Load test of the translation service on loopback, printed as JSON.
 
     python bench/serve_load.py --checkpoint runs/tiny/best [--concurrency 1,8,32]
-        [--beams 1,5] [--batching on,off] [--max-seconds 20]
-        [--load-generator wrk|httpx] [--wrk-threads 1] [--requests 64]
-        [--server-arg=--quantize --server-arg=int8 ...]
+        [--beams 1,5] [--batching on,off] [--rounds 1] [--max-seconds 20]
+        [--warmup-seconds 3] [--load-generator wrk|httpx] [--wrk-threads 1]
+        [--requests 64] [--server-arg=--quantize --server-arg=int8 ...]
     python bench/serve_load.py --url http://127.0.0.1:8000     # an already running server
 
 With --checkpoint, each batching mode gets its own server subprocess
@@ -11,7 +11,14 @@ With --checkpoint, each batching mode gets its own server subprocess
 --server-arg in order), started on a free loopback port and stopped afterwards. Every cell
 (mode x beam x concurrency) keeps `concurrency` single-sentence `POST /v1/translate`
 requests in flight (a closed loop over the same SENTENCES) and reports requests/s and
-p50/p95/p99 latency in milliseconds; a warm-up of two requests precedes each beam size.
+p50/p95/p99 latency in milliseconds. Before each beam size's cells the server is warmed
+with two requests and then --warmup-seconds of load at the highest concurrency (not
+recorded): a fresh server's first seconds are slower (its heap and caches still grow).
+
+--rounds N starts the modes N times in alternation (on, off, on, off, ...), each time a
+fresh server, so slow drift of a shared machine reaches both modes alike. With both
+modes, "summary" gives for each beam x concurrency the requests/s of every round, their
+medians, each round's on/off ratio and the median of those ratios.
 
 Load generators (the report's "load_generator", and "generator" in every cell):
 - wrk (the default when `wrk` is on PATH; Debian package `wrk`): `wrk -t<wrk-threads>
@@ -32,6 +39,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,10 +177,53 @@ def bench_server(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     """All beam x concurrency cells against one server, each beam size warmed first."""
     cells = []
     for beam in args.beams:
-        asyncio.run(run_cell(url, beam, 1, 2, args.max_seconds))  # warm this beam size
+        asyncio.run(run_cell(url, beam, 1, 2, args.max_seconds))  # the first calls of this beam
+        if args.warmup_seconds > 0:
+            warm = argparse.Namespace(**{**vars(args), "max_seconds": args.warmup_seconds})
+            run_cell_with(url, beam, max(args.concurrency), warm)
         for concurrency in args.concurrency:
             cells.append(run_cell_with(url, beam, concurrency, args))
     return cells
+
+
+def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per beam x concurrency: requests/s of each round per mode, medians, on/off ratios.
+
+    A run's round is its "round" field (else its place among the runs of its mode); a ratio
+    is taken within a round, only where both modes measured the cell. A cell missing from
+    either mode altogether is left out.
+    """
+    rates: dict[tuple[int, int], dict[int, dict[str, float]]] = {}
+    seen: dict[str, int] = {}
+    for run in runs:
+        mode = run["batching"]
+        seen[mode] = seen.get(mode, 0) + 1
+        round_index = run.get("round", seen[mode])
+        for cell in run["cells"]:
+            if cell["requests_per_second"] is not None:
+                by_round = rates.setdefault((cell["beam"], cell["concurrency"]), {})
+                by_round.setdefault(round_index, {})[mode] = cell["requests_per_second"]
+    summary = []
+    for (beam, concurrency), by_round in sorted(rates.items()):
+        rounds = [by_round[index] for index in sorted(by_round)]
+        on = [r["on"] for r in rounds if "on" in r]
+        off = [r["off"] for r in rounds if "off" in r]
+        if not on or not off:
+            continue
+        ratios = [round(r["on"] / r["off"], 3) for r in rounds if r.get("off") and "on" in r]
+        summary.append(
+            {
+                "beam": beam,
+                "concurrency": concurrency,
+                "on_requests_per_second": on,
+                "off_requests_per_second": off,
+                "on_median": round(statistics.median(on), 2),
+                "off_median": round(statistics.median(off), 2),
+                "ratios": ratios,
+                "median_ratio": round(statistics.median(ratios), 3) if ratios else None,
+            }
+        )
+    return summary
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -191,6 +242,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=ints, default=[1, 8, 32])
     parser.add_argument("--beams", type=ints, default=[1, 5])
     parser.add_argument("--batching", default="on,off", help="modes to start (with --checkpoint)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="start the modes this many times, alternating"
+    )
+    parser.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=3.0,
+        help="unrecorded load before each beam size's cells (0: none)",
+    )
     parser.add_argument(
         "--max-seconds", type=float, default=20.0, help="time per cell (wrk: rounded up to 1 s)"
     )
@@ -213,8 +273,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--url must point at a loopback address (127.0.0.1, localhost, ::1)")
     if args.url and args.server_arg:
         parser.error("--server-arg needs --checkpoint (with --url no server is started)")
-    if min([*args.concurrency, *args.beams, args.wrk_threads, args.requests], default=0) < 1:
-        parser.error("--concurrency, --beams, --wrk-threads and --requests must be at least 1")
+    if min([*args.concurrency, *args.beams, args.wrk_threads, args.requests, args.rounds]) < 1:
+        parser.error(
+            "--concurrency, --beams, --wrk-threads, --requests and --rounds must be at least 1"
+        )
+    if args.warmup_seconds < 0:
+        parser.error("--warmup-seconds must not be negative")
     if not args.concurrency or not args.beams or not args.max_seconds > 0:
         parser.error("give at least one concurrency and beam, and --max-seconds > 0")
     if args.load_generator is None:
@@ -230,6 +294,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "load_generator": args.load_generator,
         "requests_per_cell": args.requests if args.load_generator == "httpx" else None,
         "max_seconds": args.max_seconds,
+        "warmup_seconds": args.warmup_seconds,
     }
     if args.load_generator == "wrk":
         report["wrk_threads"] = args.wrk_threads
@@ -240,11 +305,15 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         return report
     report["checkpoint"] = str(args.checkpoint)
     report["server_args"] = args.server_arg
+    report["rounds"] = args.rounds
     report["runs"] = []
-    for mode in [m.strip() for m in args.batching.split(",") if m.strip()]:
-        with serve(args.checkpoint, mode == "on", args.device, args.server_arg) as url:
-            cells = bench_server(url, args)
-        report["runs"].append({"batching": mode, "cells": cells})
+    modes = [m.strip() for m in args.batching.split(",") if m.strip()]
+    for round_index in range(args.rounds):
+        for mode in modes:
+            with serve(args.checkpoint, mode == "on", args.device, args.server_arg) as url:
+                cells = bench_server(url, args)
+            report["runs"].append({"batching": mode, "round": round_index + 1, "cells": cells})
+    report["summary"] = summarize(report["runs"])
     return report
 
 

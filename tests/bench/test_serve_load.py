@@ -3,6 +3,7 @@ against a stub server and against the service app (fake translator) on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import textwrap
@@ -118,10 +119,82 @@ def test_options(bench, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
         parse(["--url", "http://127.0.0.1:1", "--server-arg=--quantize"])
     with pytest.raises(SystemExit):
         parse(["--checkpoint", "m", "--concurrency", "0,4"])
+    assert (args.rounds, args.warmup_seconds) == (1, 3.0)
+    for bad in (["--rounds", "0"], ["--warmup-seconds", "-1"]):
+        with pytest.raises(SystemExit):
+            parse(["--checkpoint", "m", *bad])
     monkeypatch.setenv("PATH", str(tmp_path))  # no wrk here
     assert parse(["--checkpoint", "m"]).load_generator == "httpx"
     with pytest.raises(SystemExit):
         parse(["--checkpoint", "m", "--load-generator", "wrk"])
+
+
+def _cell(beam: int, concurrency: int, rate: float | None) -> dict[str, Any]:
+    return {"beam": beam, "concurrency": concurrency, "requests_per_second": rate}
+
+
+def test_the_summary_pairs_rounds_in_order_and_takes_medians(bench) -> None:
+    runs = [
+        {"batching": "on", "cells": [_cell(5, 32, 400.0), _cell(5, 1, 90.0)]},
+        {"batching": "off", "cells": [_cell(5, 32, 100.0), _cell(5, 1, 100.0)]},
+        {"batching": "on", "cells": [_cell(5, 32, 330.0), _cell(5, 1, None)]},
+        {"batching": "off", "cells": [_cell(5, 32, 110.0), _cell(5, 1, 95.0)]},
+        {"batching": "on", "cells": [_cell(5, 32, 420.0)]},
+        {"batching": "off", "cells": [_cell(5, 32, 100.0)]},
+    ]
+    by_cell = {
+        (row["beam"], row["concurrency"]): row for row in bench["serve_load"].summarize(runs)
+    }
+    row = by_cell[(5, 32)]
+    assert row["on_requests_per_second"] == [400.0, 330.0, 420.0]
+    assert row["ratios"] == [4.0, 3.0, 4.2]
+    assert (row["on_median"], row["off_median"], row["median_ratio"]) == (400.0, 100.0, 4.0)
+    # a cell without a rate in one round: a ratio only where both modes measured it
+    assert by_cell[(5, 1)]["ratios"] == [0.9] and by_cell[(5, 1)]["median_ratio"] == 0.9
+    assert by_cell[(5, 1)]["off_requests_per_second"] == [100.0, 95.0]
+
+
+def test_rounds_pair_by_their_round_field(bench) -> None:
+    runs = [
+        {"batching": "on", "round": 2, "cells": [_cell(5, 32, 300.0)]},
+        {"batching": "off", "round": 1, "cells": [_cell(5, 32, 100.0)]},
+        {"batching": "off", "round": 2, "cells": [_cell(5, 32, 150.0)]},
+    ]
+    (row,) = bench["serve_load"].summarize(runs)
+    assert row["ratios"] == [2.0] and row["off_median"] == 125.0
+
+
+def test_a_cell_measured_in_one_mode_only_has_no_summary(bench) -> None:
+    runs = [{"batching": "on", "cells": [_cell(1, 8, 50.0)]}]
+    assert bench["serve_load"].summarize(runs) == []
+
+
+def test_rounds_alternate_the_modes_each_on_a_fresh_server(
+    bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module, started = bench["serve_load"], []
+
+    @contextlib.contextmanager
+    def fake_serve(checkpoint, batching, device, server_args):  # noqa: ANN001, ANN202
+        started.append(batching)
+        yield f"http://127.0.0.1:{len(started)}"
+
+    def fake_bench(url: str, args: Any) -> list[dict[str, Any]]:
+        return [_cell(5, 32, 400.0 if started[-1] else 100.0 + len(started))]
+
+    monkeypatch.setattr(module, "serve", fake_serve)
+    monkeypatch.setattr(module, "bench_server", fake_bench)
+    args = module.parse_args(["--checkpoint", "m", "--rounds", "2", "--load-generator", "httpx"])
+    report = module.run_benchmark(args)
+    assert started == [True, False, True, False]
+    assert [(run["batching"], run["round"]) for run in report["runs"]] == [
+        ("on", 1),
+        ("off", 1),
+        ("on", 2),
+        ("off", 2),
+    ]
+    assert report["summary"][0]["off_requests_per_second"] == [102.0, 104.0]
+    assert report["rounds"] == 2 and report["warmup_seconds"] == 3.0
 
 
 def test_server_args_follow_the_mode_flags(bench) -> None:
@@ -203,7 +276,7 @@ def test_wrk_sends_the_sentences_and_counts_every_non_2xx(bench, stub_server) ->
 def test_the_benchmark_against_the_service(bench, capsys, generator: str) -> None:
     app = create_app(ServiceSettings(), translator=FakeTranslator())
     argv = ["--load-generator", generator, "--concurrency", "1,3", "--beams", "2"]
-    argv += ["--max-seconds", "1", "--requests", "6"]
+    argv += ["--max-seconds", "1", "--requests", "6", "--warmup-seconds", "1"]
     with live_server(app) as url:
         assert bench["serve_load"].main(["--url", url, *argv]) == 0
     report = json.loads(capsys.readouterr().out)
