@@ -30,7 +30,7 @@ from service.access_log import install_access_log_redaction
 from service.batching import DynamicBatcher
 from service.deps import ServiceState
 from service.errors import error_response, install_error_handlers
-from service.heap import HeapTrimmer
+from service.heap import HeapTrimmer, freeze_startup_objects
 from service.metrics import MetricsMiddleware, ServiceMetrics
 from service.model_card import load_model_card, model_card_path
 from service.routes import libretranslate, ops, v1
@@ -81,8 +81,10 @@ def _heap_trim_hook(
 
 
 def _lifespan(injected: Translator | None) -> Lifespan:
-    """Start the batcher, load the model on its thread (unless injected), warm up, then mark
-    ready; undo on exit."""
+    """Start the batcher, load the model on its thread (unless injected), warm up, freeze the
+    start-up objects out of garbage collection (`gc_freeze`; not with an injected translator:
+    an embedding process, or a test, keeps its collector as it is), then mark ready; undo on
+    exit."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +111,9 @@ def _lifespan(injected: Translator | None) -> Lifespan:
             await batcher.translate([WARMUP_TEXT], SearchOptions())
             state.model_card_path = model_card_path(settings.model_card, settings.checkpoint)
             state.model_card = load_model_card(state.model_card_path)
+            if settings.gc_freeze and injected is None:  # the process is ours (service.heap)
+                frozen = freeze_startup_objects()
+                log.info("%d start-up objects exempted from garbage collection", frozen)
         except BaseException:
             batcher.stop()
             raise

@@ -46,6 +46,8 @@ class ServiceSettings(BaseModel):
     keep_alive_s: float = Field(75.0, gt=0.0)
     # Give freed C-heap memory back to the OS at most this often (service.heap); 0: never.
     heap_trim_interval_s: float = Field(10.0, ge=0.0)
+    # Once the model is loaded, exempt what is alive from Python's garbage collector.
+    gc_freeze: bool = True
     quantize: Quantization = "auto"  # int8 matrix products on CPU (nmt.config.Quantization)
 
     def to_env(self) -> dict[str, str]:

@@ -1,19 +1,24 @@
-"""Heap trimming: the C heap's freed pages go back to the OS, on a timer, from the batcher."""
+"""The heaps: the C heap's freed pages go back to the OS, on a timer, from the batcher; the
+Python heap's start-up objects are frozen out of garbage collection once the model is warm."""
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import platform
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+import service.app as app_module
 from nmt import SearchOptions
 from service.app import create_app
 from service.batching import DynamicBatcher
-from service.heap import HeapTrimmer, glibc_malloc_trim
+from service.heap import HeapTrimmer, freeze_startup_objects, glibc_malloc_trim
 from service.settings import ServiceSettings
 from tests.service.conftest import FakeTranslator
 
@@ -123,3 +128,53 @@ def _metric(exposition: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+# --- the Python heap: start-up objects frozen out of garbage collection ------------------
+
+
+@pytest.fixture
+def unfreeze() -> Iterator[None]:
+    """Give the test process its collector back as it was."""
+    before = gc.get_freeze_count()
+    yield
+    if before == 0:
+        gc.unfreeze()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_freezing_exempts_what_is_alive_and_still_collects_later_garbage(unfreeze) -> None:
+    alive = _Cycle()
+    assert freeze_startup_objects() >= 1
+    assert not any(obj is alive for obj in gc.get_objects())  # no longer walked
+    later = _Cycle()
+    del later
+    assert gc.collect() >= 1  # a cycle made after the freeze is still found
+
+
+def test_the_service_freezes_after_loading_its_own_model(
+    unfreeze, shipped_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: list[int] = []
+    monkeypatch.setattr(app_module, "freeze_startup_objects", lambda: frozen.append(1) or 1)
+    settings = ServiceSettings(checkpoint=shipped_model_dir, device="cpu")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/ready").status_code == 200
+        assert frozen == [1]  # once, before the first request is served
+        client.post("/v1/translate", json={"text": "Hello."})
+    assert frozen == [1]
+    settings = ServiceSettings(checkpoint=shipped_model_dir, device="cpu", gc_freeze=False)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/ready").status_code == 200
+    assert frozen == [1]
+
+
+def test_an_app_given_a_translator_leaves_the_collector_alone(unfreeze) -> None:
+    before = gc.get_freeze_count()
+    with TestClient(create_app(ServiceSettings(), translator=FakeTranslator())) as client:
+        assert client.get("/ready").status_code == 200
+    assert gc.get_freeze_count() == before
