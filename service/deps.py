@@ -8,7 +8,7 @@ v1 API with 401/403 and 413, the LibreTranslate API with its 400/403 and its mes
 
 The dependencies are `async def` although none of them awaits: FastAPI runs a plain `def`
 dependency in its thread pool, a thread hop per dependency per request, which cost the
-batched service at concurrency 32 measurable throughput (docs/RESULTS.md). For the same
+batched service at concurrency 32 measurable throughput (docs/RESULTS.md). For a related
 reason each reads the app's state from the request itself rather than through another
 dependency: FastAPI walks every dependency and sub-dependency of a route on every request,
 and on the batched service that walk is part of the time the model waits between batches.
