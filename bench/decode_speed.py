@@ -151,6 +151,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--model-only", action="store_true", help="time the model path without the text boundary"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch)")
+    parser.add_argument(
+        "--no-shortlist", action="store_true", help="score the whole vocabulary (model.shortlist)"
+    )
     args = parser.parse_args(argv)
     try:
         args.beams = [int(beam) for beam in args.beams.split(",")]
@@ -170,7 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         texts = unique_sources(args.data, args.split, args.limit)
-        translator = load_translator(args.checkpoint, device=args.device, quantize=args.quantize)
+        translator = load_translator(
+            args.checkpoint,
+            device=args.device,
+            quantize=args.quantize,
+            shortlist=not args.no_shortlist,
+        )
         device = str(translator.device)
         timed: Translator = ModelOnly(translator) if args.model_only else translator
         results = benchmark(timed, texts, args.beams, args.batch_size)
@@ -188,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "batch_size": args.batch_size,
         "quantize": args.quantize,
+        "output_vocabulary": translator.description.output_vocabulary or None,
         "path": "model only" if args.model_only else "text boundary",
         "results": results,
     }

@@ -49,7 +49,8 @@ class BundleMetadata:
 
     `name` None: not recorded (the config's name stands in). `tokenizer_sha256` maps
     "src"/"tgt" to the hashes of the tokenizers the model was trained with; empty when not
-    recorded (nothing to check).
+    recorded (nothing to check). `target_shortlist` None: not recorded (the translator
+    scores the whole vocabulary).
     """
 
     name: str | None = None
@@ -59,6 +60,7 @@ class BundleMetadata:
     scores: dict[str, float] = field(default_factory=dict)
     data_manifest_hash: str = ""
     tokenizer_sha256: dict[str, str] = field(default_factory=dict)
+    target_shortlist: list[int] | None = None  # ids the training targets use (model.shortlist)
 
     @classmethod
     def from_dict(cls, metadata: dict[str, Any]) -> BundleMetadata:

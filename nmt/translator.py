@@ -66,6 +66,7 @@ class ModelDescription:
     coverage: bool = False  # coverage attention: the service can flag under-translation
     copy: bool = False  # copy mechanism: translations carry copy probabilities
     quantize: str = "none"  # as resolved: "none" or "int8" (dynamic int8 matrix products)
+    output_vocabulary: int = 0  # pieces the output layer scores (a target shortlist); 0: all
 
     def __post_init__(self) -> None:
         for name in ("config", "scores"):  # frozen all the way down to the first level
@@ -197,7 +198,7 @@ class NeuralTranslator:
         src = torch.full((len(batch), int(lengths.max())), self.model.pad_id, dtype=torch.long)
         for row, ids in enumerate(batch):
             src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return search(
+        hypotheses = search(
             self.model,
             src.to(self.device),
             lengths.to(self.device),
@@ -206,6 +207,10 @@ class NeuralTranslator:
             eos_id=self.tgt_tokenizer.eos_id,
             keep_attention=True,
         )
+        if self.model.output_ids is not None:  # shortlist positions -> vocabulary ids
+            for hypothesis in (h for nbest in hypotheses for h in nbest):
+                hypothesis.tokens = self.model.output_ids.cpu()[hypothesis.tokens].tolist()
+        return hypotheses
 
     def _to_translation(
         self, source: str, src_ids: list[int], nbest: list[Hypothesis]
@@ -236,12 +241,16 @@ def _empty_translation(source: str) -> Translation:
 
 
 def build_translator(
-    bundle: Bundle, device: str = "auto", batch_size: int | None = None, quantize: str = "none"
+    bundle: Bundle,
+    device: str = "auto",
+    batch_size: int | None = None,
+    quantize: str = "none",
+    shortlist: bool = True,
 ) -> NeuralTranslator:
     """Wire a loaded bundle into a NeuralTranslator, refusing mismatched tokenizers.
 
     `batch_size` (sentences per model call) defaults to the config's `decode.batch_size`;
-    `quantize` is "auto", "none" or "int8" (see `load_translator`).
+    `quantize` ("auto", "none", "int8") and `shortlist`: see `load_translator`.
     """
     config = bundle.config
     meta = bundle.meta
@@ -281,10 +290,25 @@ def build_translator(
         copy=config.model.copy.enabled,
         quantize=quantize,
     )
+    output_size = _restrict_output(model, bundle, tgt_tok) if shortlist else 0
+    description = dataclasses.replace(description, output_vocabulary=output_size)
     if quantize == "int8":
         model = quantize_int8(model.eval(), target)
     size = config.decode.batch_size if batch_size is None else batch_size
     return NeuralTranslator(model, src_tok, tgt_tok, target, description, size)
+
+
+def _restrict_output(model: Seq2Seq, bundle: Bundle, tgt_tok: Tokenizer) -> int:
+    """Restrict the model's output to the bundle's target shortlist (nmt.model.shortlist);
+    the shortlist's size, or 0 when the bundle has none or the model copies."""
+    ids = bundle.meta.target_shortlist
+    if not ids or model.copy is not None:
+        return 0
+    try:
+        model.restrict_output(ids, (model.pad_id, tgt_tok.unk_id, tgt_tok.bos_id, tgt_tok.eos_id))
+    except ValueError as err:
+        raise CheckpointError(f"{bundle.path}: target_shortlist: {err}") from None
+    return len(ids)
 
 
 def _bundle_tokenizers(bundle: Bundle) -> tuple[Tokenizer, Tokenizer]:
@@ -327,6 +351,7 @@ def load_translator(
     device: str = "auto",
     quantize: str = "none",
     batch_size: int | None = None,
+    shortlist: bool = True,
 ) -> NeuralTranslator:
     """Load a checkpoint bundle (directory) into a ready-to-use translator.
 
@@ -335,10 +360,13 @@ def load_translator(
     int8 on a CPU with a quantized engine and "none" elsewhere (`resolve_quantization`);
     the library's default is the float weights, the CLI's `translate` and `serve` use
     "auto". `batch_size` is the most sentences per model call (default: the config's
-    `decode.batch_size`). Raises CheckpointError for a missing or corrupt bundle and
+    `decode.batch_size`). `shortlist` scores only the pieces the training targets used
+    when the bundle records them (`target_shortlist`, nmt.model.shortlist); False scores
+    the whole vocabulary. Raises CheckpointError for a missing or corrupt bundle and
     NmtError for an unknown quantization.
     """
-    return build_translator(load_bundle(Path(checkpoint)), device, batch_size, quantize)
+    bundle = load_bundle(Path(checkpoint))
+    return build_translator(bundle, device, batch_size, quantize, shortlist)
 
 
 def resolve_quantization(quantize: str, device: torch.device) -> str:

@@ -53,7 +53,11 @@ def load_model(settings: ServiceSettings) -> Translator:
     if not settings.checkpoint.exists():
         raise CheckpointError(f"checkpoint not found: {settings.checkpoint}")
     return load_translator(
-        settings.checkpoint, settings.device, settings.quantize, batch_size=settings.max_batch
+        settings.checkpoint,
+        settings.device,
+        settings.quantize,
+        batch_size=settings.max_batch,
+        shortlist=settings.shortlist,
     )
 
 

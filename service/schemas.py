@@ -119,6 +119,10 @@ class ModelInfoResponse(BaseModel):
     model_card_url: str | None = Field(None, description="The card as Markdown, when there is one.")
     coverage: bool = False
     copy_mechanism: bool = Field(False, alias="copy")
+    quantize: str = Field("none", description="Matrix products as run: none or int8.")
+    output_vocabulary: int = Field(
+        0, description="Pieces the output layer scores (a target shortlist); 0: all of them."
+    )
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
 

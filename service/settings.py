@@ -49,6 +49,7 @@ class ServiceSettings(BaseModel):
     # Once the model is loaded, exempt what is alive from Python's garbage collector.
     gc_freeze: bool = True
     quantize: Quantization = "auto"  # int8 matrix products on CPU (nmt.config.Quantization)
+    shortlist: bool = True  # score only the bundle's target shortlist (nmt.model.shortlist)
 
     def to_env(self) -> dict[str, str]:
         """The `NMT_*` variables that `from_env` turns back into these settings."""

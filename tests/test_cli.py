@@ -292,6 +292,35 @@ def test_quantization_defaults_serve_int8_but_evaluate_the_trained_weights() -> 
         parser.parse_args(["translate", "--quantize", "int4"])
 
 
+def test_no_shortlist_reaches_every_command_that_loads_a_model(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from nmt.cli import build_parser
+    from service.settings import ServiceSettings
+
+    parser = build_parser()
+    for command in (["translate"], ["evaluate", "--checkpoint", "x"]):
+        assert parser.parse_args(command).no_shortlist is False
+        assert parser.parse_args([*command, "--no-shortlist"]).no_shortlist is True
+    assert ServiceSettings().shortlist is True
+    assert ServiceSettings.from_env({"NMT_SHORTLIST": "false"}).shortlist is False
+    loaded: list[bool] = []
+    real = __import__("nmt.translator", fromlist=["load_translator"]).load_translator
+
+    def recording(*args: object, shortlist: bool = True, **kwargs: object) -> object:
+        loaded.append(shortlist)
+        return real(*args, shortlist=shortlist, **kwargs)
+
+    monkeypatch.setattr("nmt.translator.load_translator", recording)
+    argv = ["translate", "--checkpoint", str(run_dir / "best"), "--device", "cpu"]
+    for extra in ([], ["--no-shortlist"]):
+        monkeypatch.setattr("sys.stdin", io.StringIO("I see the cat.\n"))
+        assert main([*argv, *extra]) == 0
+    assert loaded == [True, False]
+    outputs = capsys.readouterr().out.splitlines()
+    assert len(outputs) == 2 and all(outputs)
+
+
 def test_auto_quantization_resolves_by_device_and_engine(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -68,6 +68,12 @@ def search_options(args: argparse.Namespace, base: SearchOptions, **fixed: Any) 
         raise UsageError(str(err)) from None
 
 
+NO_SHORTLIST_HELP = (
+    "score the whole vocabulary, not only the target pieces the model was trained to write "
+    "(the checkpoint's target shortlist, when it records one)"
+)
+
+
 def add_search_arguments(p: argparse.ArgumentParser, quantize_default: Quantization) -> None:
     """The search, batch, device and quantization flags of `translate` and `evaluate`."""
     note = "default: the checkpoint's decode config"
@@ -92,3 +98,4 @@ def add_search_arguments(p: argparse.ArgumentParser, quantize_default: Quantizat
     p.add_argument(
         "--quantize", default=quantize_default, choices=QUANTIZATIONS, help=QUANTIZE_HELP
     )
+    p.add_argument("--no-shortlist", action="store_true", help=NO_SHORTLIST_HELP)

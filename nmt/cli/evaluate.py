@@ -40,7 +40,13 @@ def _evaluate_bundles(args: argparse.Namespace, beams: list[int]) -> list[dict[s
 
     reports = []
     for checkpoint in [str(resolve_checkpoint(args.checkpoint)), *(args.compare or [])]:
-        translator = load_translator(Path(checkpoint), args.device, args.quantize, args.batch_size)
+        translator = load_translator(
+            Path(checkpoint),
+            args.device,
+            args.quantize,
+            args.batch_size,
+            shortlist=not args.no_shortlist,
+        )
         reports.append(
             ev.evaluate_translator(
                 translator,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from nmt.cli.common import CHECKPOINT_HELP, EXIT_OK, QUANTIZE_HELP, Subparsers, UsageError
+from nmt.cli.common import (
+    CHECKPOINT_HELP,
+    EXIT_OK,
+    NO_SHORTLIST_HELP,
+    QUANTIZE_HELP,
+    Subparsers,
+    UsageError,
+)
 from nmt.config import QUANTIZATIONS
 
 
@@ -32,6 +39,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "max_chars": args.max_chars,
         "batching": False if args.no_batching else None,
         "quantize": args.quantize,
+        "shortlist": False if args.no_shortlist else None,
     }
     try:
         settings = ServiceSettings.from_env(
@@ -83,6 +91,7 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--cors-origin", action="append", help="allow this CORS origin (repeatable)")
     p.add_argument("--model-card", help="JSON/Markdown model card with BLEU to show in /v1/model")
     p.add_argument("--max-chars", type=int, help="max characters per text (default: 5000)")
+    p.add_argument("--no-shortlist", action="store_true", help=NO_SHORTLIST_HELP)
     p.add_argument(
         "--quantize", choices=QUANTIZATIONS, help=QUANTIZE_HELP.replace("%(default)s", "auto")
     )

@@ -25,7 +25,11 @@ def run_translate(args: argparse.Namespace) -> int:
     from nmt.translator import load_translator, resolve_checkpoint
 
     translator = load_translator(
-        resolve_checkpoint(args.checkpoint), args.device, args.quantize, args.batch_size
+        resolve_checkpoint(args.checkpoint),
+        args.device,
+        args.quantize,
+        args.batch_size,
+        shortlist=not args.no_shortlist,
     )
     options = search_options(args, translator.description.search_defaults)
     lines = read_lines(args.input)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,7 @@ from nmt.model.decoder import Decoder
 from nmt.model.embeddings import build_embeddings, build_generator
 from nmt.model.encoder import Encoder
 from nmt.model.init import init_weights
+from nmt.model.shortlist import check_shortlist, restrict_linear
 from nmt.model.state import DecoderState, EncoderMemory, StepOutput
 
 
@@ -125,6 +127,9 @@ class Seq2Seq(nn.Module):
         self.generator = generator
         self.copy = copy
         self.tgt_dropout = nn.Dropout(config.embedding_dropout)
+        # (V',) vocabulary id of each output position once `restrict_output` ran; None: all
+        self.output_ids: Tensor | None
+        self.register_buffer("output_ids", None, persistent=False)
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[EncoderMemory, DecoderState]:
         """Source ids (B, S) and lengths (B,) -> attention memory and initial decoder state."""
@@ -138,6 +143,27 @@ class Seq2Seq(nn.Module):
     def _embed_target(self, tokens: Tensor) -> Tensor:
         return self.tgt_dropout(self.tgt_embedding(tokens))
 
+    def restrict_output(self, ids: Sequence[int], special_ids: Iterable[int]) -> None:
+        """Score only vocabulary `ids` from now on (a target shortlist, nmt.model.shortlist):
+        for inference; call it before quantizing.
+
+        `decode_step` then reads its previous tokens and writes its log-probs (.., V') in
+        shortlist positions (`output_ids` maps them back to vocabulary ids); `special_ids`
+        (padding, unknown, bos, eos) must sit at their own positions. The output layer gets
+        its own copy of the kept rows (a tied embedding keeps its full matrix). Raises
+        ValueError for a copy model (the copy mixture scores the whole vocabulary) and for
+        a malformed shortlist.
+        """
+        if self.copy is not None:
+            raise ValueError("a copy model scores the whole vocabulary: no shortlist")
+        if self.output_ids is not None:
+            raise ValueError("the output is restricted already")
+        rows = check_shortlist(ids, self.generator.out_features, special_ids)
+        rows = rows.to(self.generator.weight.device)
+        self.generator = restrict_linear(self.generator, rows)
+        self.output_ids = rows
+        self.tgt_vocab_size = rows.numel()
+
     def _distribution(
         self, top: Tensor, context: Tensor, embedded: Tensor, attention: Tensor, source_ids: Tensor
     ) -> tuple[Tensor, Tensor | None]:
@@ -150,7 +176,12 @@ class Seq2Seq(nn.Module):
     def decode_step(
         self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory
     ) -> tuple[StepOutput, DecoderState]:
-        """One decoder step from the previous tokens (B,); returns the prediction and new state."""
+        """One decoder step from the previous tokens (B,); returns the prediction and new state.
+
+        Tokens and log-probs are in shortlist positions after `restrict_output`.
+        """
+        if self.output_ids is not None:
+            prev_tokens = self.output_ids[prev_tokens]
         embedded = self._embed_target(prev_tokens)  # (B, E)
         gates = self.decoder.embedding_gates(embedded)
         new_state, attention, _ = self.decoder.step(gates, state, memory)

@@ -1,5 +1,6 @@
 """Checkpoint averaging and export: the mean of the weights of several bundles of one model,
-and the inference-only bundle that ships (half-precision weights, no optimizer state)."""
+the inference-only bundle that ships (half-precision weights, no optimizer state), and the
+target shortlist added to a bundle saved before runs recorded one."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from typing import Literal
 
 import torch
 
-from nmt.checkpoint import Bundle, load_bundle, save_bundle
-from nmt.errors import CheckpointError
+from nmt.checkpoint import METADATA_FILE, Bundle, load_bundle, save_bundle, verify_bundle
+from nmt.data.dataset import load_token_ids, manifest_hash
+from nmt.data.tokenizer import Tokenizer
+from nmt.errors import CheckpointError, DataError
+from nmt.fileio import write_json_atomic
+from nmt.model.shortlist import target_shortlist
 
 ExportDtype = Literal["float32", "float16", "bfloat16"]
 _DTYPES: dict[str, torch.dtype] = {
@@ -88,3 +93,24 @@ def _mean_weights(bundles: list[Bundle]) -> dict[str, torch.Tensor]:
             )
         averaged[name] = done[id(tensor)]
     return averaged
+
+
+def add_target_shortlist(bundle_dir: Path, data_dir: Path) -> int:
+    """Record in `bundle_dir`'s metadata.json the target shortlist (nmt.model.shortlist) of
+    the prepared data it was trained on, in place; the shortlist's size.
+
+    Only metadata.json changes (it is not among the hashed files), written atomically.
+    Raises DataError when `data_dir` is not the data the bundle records
+    (`data_manifest_hash`) and CheckpointError for a corrupt bundle.
+    """
+    bundle = load_bundle(Path(bundle_dir))
+    expected = bundle.meta.data_manifest_hash
+    if not expected or manifest_hash(data_dir) != expected:
+        raise DataError(f"{data_dir} is not the prepared data {bundle_dir} was trained on")
+    name = "spm.tgt.model" if "spm.tgt.model" in bundle.tokenizer_files else "spm.model"
+    tokenizer = Tokenizer.from_bytes(bundle.tokenizer_files[name])
+    specials = (tokenizer.pad_id, tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id)
+    ids = target_shortlist(load_token_ids(data_dir, "train").tgt, tokenizer.vocab_size, specials)
+    metadata = verify_bundle(Path(bundle_dir))
+    write_json_atomic(Path(bundle_dir) / METADATA_FILE, {**metadata, "target_shortlist": ids})
+    return len(ids)

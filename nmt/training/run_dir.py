@@ -43,6 +43,7 @@ class BundleIdentity:
     data_source_sha256: str
     tokenizer_sha256: dict[str, str]  # {"src": ..., "tgt": ...}
     device: str
+    target_shortlist: tuple[int, ...] = ()  # ids the training targets use (model.shortlist)
 
 
 class RunDirectory:
@@ -178,6 +179,7 @@ class RunDirectory:
             "best": {"valid_bleu": progress.best_bleu, "step": progress.best_step},
             "train_seconds": round(progress.train_seconds, 2),
             "device": identity.device,
+            "target_shortlist": list(identity.target_shortlist) or None,
         }
 
     # ---------------------------------------------------------------- metrics

@@ -23,6 +23,7 @@ from nmt.data.tokenizer import Tokenizer, load_tokenizers
 from nmt.errors import NmtError
 from nmt.model import Seq2Seq, build_model
 from nmt.model.compiled import CompiledForward, CompileSettings
+from nmt.model.shortlist import target_shortlist
 from nmt.runtime import cpu_has_native_bf16, resolve_device, seed_everything
 from nmt.training.distributed import DistContext, init_distributed
 from nmt.training.optim import build_optimizer, build_scheduler
@@ -90,7 +91,7 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
     scheduler = build_scheduler(optimizer, config.train)
     train_ids = load_token_ids(data_dir, "train")
     valid = _validation_set(data_dir, config.train.valid_max_sentences)
-    identity = _identity(config, data_dir, manifest, src_tok, tgt_tok, device)
+    identity = _identity(config, data_dir, manifest, (src_tok, tgt_tok), train_ids, device)
     directory = RunDirectory(run_dir, config, identity, _tokenizer_files(src_tok, tgt_tok))
     directory.open(resume, dist.is_main)
     return TrainingRun(
@@ -141,10 +142,12 @@ def _identity(
     config: Config,
     data_dir: Path,
     manifest: dict[str, Any],
-    src_tok: Tokenizer,
-    tgt_tok: Tokenizer,
+    tokenizers: tuple[Tokenizer, Tokenizer],
+    train_ids: ParallelIds,
     device: torch.device,
 ) -> BundleIdentity:
+    src_tok, tgt_tok = tokenizers
+    specials = (tgt_tok.pad_id, tgt_tok.unk_id, tgt_tok.bos_id, tgt_tok.eos_id)
     return BundleIdentity(
         name=config.name,
         src_lang=manifest["languages"]["src"],
@@ -154,6 +157,7 @@ def _identity(
         data_source_sha256=manifest["source"]["sha256"],
         tokenizer_sha256={"src": src_tok.sha256, "tgt": tgt_tok.sha256},
         device=str(device),
+        target_shortlist=tuple(target_shortlist(train_ids.tgt, tgt_tok.vocab_size, specials)),
     )
 
 

@@ -84,6 +84,8 @@ async def model_info(state: StateDep, translator: TranslatorDep) -> ModelInfoRes
         model_card_url=None if state.model_card_path is None else MODEL_CARD_URL,
         coverage=model.coverage,
         copy=model.copy,
+        quantize=model.quantize,
+        output_vocabulary=model.output_vocabulary,
     )
 
 

@@ -81,3 +81,16 @@ def test_the_options_the_route_merges_reach_beam_search_unchanged(
     assert options is made and (options.beam_size, options.n_best) == (3, 2)
     calls = [call for call in stack if call in MODEL_THREAD_PATH]
     assert calls == MODEL_THREAD_PATH
+
+
+@pytest.mark.parametrize("shortlist", [True, False])
+def test_the_shortlist_setting_reaches_the_loaded_model(
+    shipped_model_dir: Path, shortlist: bool
+) -> None:
+    settings = ServiceSettings(checkpoint=shipped_model_dir, shortlist=shortlist, gc_freeze=False)
+    with TestClient(create_app(settings)) as client:
+        info = client.get("/v1/model").json()
+        reply = client.post("/v1/translate", json={"text": "I love you."}).json()
+    assert info["quantize"] in {"int8", "none"}
+    assert (info["output_vocabulary"] > 0) is shortlist
+    assert reply["translations"][0]["text"] == "Je t'aime."

@@ -13,15 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from nmt.checkpoint import WEIGHTS_FILE, load_training_state, verify_bundle
 from nmt.config import Config, load_config
-from nmt.errors import CheckpointError, NmtError
+from nmt.data.dataset import load_token_ids
+from nmt.errors import CheckpointError, DataError, NmtError
 from nmt.training import step as step_module
 from nmt.training import trainer as trainer_module
+from nmt.training.average import add_target_shortlist
 from nmt.training.progress import Progress
 from nmt.training.setup import TrainingRun
 from nmt.training.trainer import train
@@ -74,6 +77,11 @@ def test_training_writes_complete_bundles(prepared_dir: Path, tmp_path: Path) ->
     translator = load_translator(tmp_path / "run" / "best", device="cpu")
     out = translator.translate(["I see the cat.", ""])
     assert isinstance(out[0].text, str) and out[1].text == ""
+    # the bundle records the target side's pieces, and the translator scores only those
+    shortlist = verify_bundle(tmp_path / "run" / "best")["target_shortlist"]
+    targets = set(np.unique(load_token_ids(prepared_dir, "train").tgt).tolist())
+    assert targets <= set(shortlist) and len(shortlist) < translator.tgt_tokenizer.vocab_size
+    assert translator.description.output_vocabulary == len(shortlist)
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
@@ -174,6 +182,24 @@ def bundle(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         progress_bar=False,
     )
     return (run / "best").resolve()
+
+
+def test_a_bundle_without_a_shortlist_gets_the_one_of_its_data(
+    bundle: Path, tmp_path: Path, prepared_dir: Path
+) -> None:
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    metadata = json.loads((copy / "metadata.json").read_text())
+    recorded = metadata.pop("target_shortlist")
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    assert load_translator(copy, device="cpu").description.output_vocabulary == 0
+    assert add_target_shortlist(copy, prepared_dir) == len(recorded)
+    assert verify_bundle(copy)["target_shortlist"] == recorded
+    other = Path(shutil.copytree(prepared_dir, tmp_path / "other-data"))
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["source"]["sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="not the prepared data"):
+        add_target_shortlist(copy, other)
 
 
 def test_truncated_weights_are_refused(bundle: Path, tmp_path: Path) -> None:
