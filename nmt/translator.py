@@ -207,9 +207,10 @@ class NeuralTranslator:
             eos_id=self.tgt_tokenizer.eos_id,
             keep_attention=True,
         )
-        if self.model.output_ids is not None:  # shortlist positions -> vocabulary ids
+        if (output_ids := self.model.output_ids) is not None:  # positions -> vocabulary ids
+            ids = output_ids.tolist()
             for hypothesis in (h for nbest in hypotheses for h in nbest):
-                hypothesis.tokens = self.model.output_ids.cpu()[hypothesis.tokens].tolist()
+                hypothesis.tokens = [ids[t] for t in hypothesis.tokens]
         return hypotheses
 
     def _to_translation(

@@ -218,6 +218,9 @@ def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
     steps = sorted((run_dir / "checkpoints").iterdir())
     assert main(["average", *map(str, steps), "--out", str(tmp_path / "avg")]) == 0
     assert (tmp_path / "avg" / "model.safetensors").is_file()
+    recorded = json.loads((steps[0] / "metadata.json").read_text())["target_shortlist"]
+    averaged = json.loads((tmp_path / "avg" / "metadata.json").read_text())
+    assert recorded and averaged["target_shortlist"] == recorded
 
 
 def test_export_writes_a_half_precision_inference_bundle(
@@ -236,6 +239,8 @@ def test_export_writes_a_half_precision_inference_bundle(
     assert str(dtypes) == "{torch.float16}"
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["name"] == "demo-fr" and metadata["weights_dtype"] == "float16"
+    best = json.loads((run_dir / "best" / "metadata.json").read_text())
+    assert metadata["target_shortlist"] == best["target_shortlist"]
     original = load_translator(run_dir / "best", "cpu")
     exported = load_translator(out, "cpu")
     assert exported.description.name == "demo-fr"
@@ -302,6 +307,8 @@ def test_no_shortlist_reaches_every_command_that_loads_a_model(
     for command in (["translate"], ["evaluate", "--checkpoint", "x"]):
         assert parser.parse_args(command).no_shortlist is False
         assert parser.parse_args([*command, "--no-shortlist"]).no_shortlist is True
+    assert parser.parse_args(["serve"]).no_shortlist is False
+    assert parser.parse_args(["serve", "--no-shortlist"]).no_shortlist is True
     assert ServiceSettings().shortlist is True
     assert ServiceSettings.from_env({"NMT_SHORTLIST": "false"}).shortlist is False
     loaded: list[bool] = []

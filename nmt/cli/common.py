@@ -69,8 +69,8 @@ def search_options(args: argparse.Namespace, base: SearchOptions, **fixed: Any) 
 
 
 NO_SHORTLIST_HELP = (
-    "score the whole vocabulary, not only the target pieces the model was trained to write "
-    "(the checkpoint's target shortlist, when it records one)"
+    "score the whole vocabulary; by default only the checkpoint's target shortlist is "
+    "scored (the pieces its training targets use), when it records one"
 )
 
 

@@ -91,7 +91,9 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--cors-origin", action="append", help="allow this CORS origin (repeatable)")
     p.add_argument("--model-card", help="JSON/Markdown model card with BLEU to show in /v1/model")
     p.add_argument("--max-chars", type=int, help="max characters per text (default: 5000)")
-    p.add_argument("--no-shortlist", action="store_true", help=NO_SHORTLIST_HELP)
+    p.add_argument(
+        "--no-shortlist", action="store_true", help=f"{NO_SHORTLIST_HELP} (env NMT_SHORTLIST)"
+    )
     p.add_argument(
         "--quantize", choices=QUANTIZATIONS, help=QUANTIZE_HELP.replace("%(default)s", "auto")
     )

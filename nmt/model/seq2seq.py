@@ -198,6 +198,8 @@ class Seq2Seq(nn.Module):
         teacher_forcing < 1 is scheduled sampling: per sentence and step, the previous
         step's argmax replaces the gold input with probability 1 - teacher_forcing.
         """
+        if self.output_ids is not None:
+            raise RuntimeError("a model restricted to a shortlist is for inference only")
         memory, state = self.encode(src, src_lengths)
         hidden_mask = self.decoder.sample_hidden_mask(src.size(0), src.device)
         if teacher_forcing >= 1.0:

@@ -52,13 +52,14 @@ def target_shortlist(
 
 def check_shortlist(ids: Sequence[int], vocab_size: int, special_ids: Iterable[int]) -> Tensor:
     """`ids` as a (V',) long tensor; ValueError unless sorted, unique, within the
-    vocabulary and holding every special id at its own position."""
+    vocabulary and holding every special id (negative ones: absent, skipped) at its own
+    position."""
     tensor = torch.tensor(list(ids), dtype=torch.long)
     if tensor.numel() == 0 or tensor.min() < 0 or tensor.max() >= vocab_size:
         raise ValueError(f"a shortlist must hold ids in [0, {vocab_size})")
     if tensor.numel() > 1 and not bool((tensor[1:] > tensor[:-1]).all()):
         raise ValueError("a shortlist must be sorted without repeats")
-    for special in special_ids:
+    for special in (s for s in special_ids if s >= 0):  # -1: the tokenizer has no such piece
         if special >= tensor.numel() or int(tensor[special]) != special:
             raise ValueError(f"a shortlist must keep special id {special} at its own position")
     return tensor

@@ -31,6 +31,7 @@ def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
     metadata = {k: v for k, v in first.metadata.items() if k not in {"files", "scores"}}
     metadata["averaged_from"] = [str(b.path.resolve()) for b in bundles]
     metadata["scores"] = {}
+    metadata["target_shortlist"] = _common_shortlist(bundles)
     return save_bundle(out, _mean_weights(bundles), first.config, metadata, first.tokenizer_files)
 
 
@@ -55,6 +56,7 @@ def export_bundle(
         {"path": str(b.path.resolve()), "step": b.metadata.get("step")} for b in bundles
     ]
     metadata["weights_dtype"] = dtype
+    metadata["target_shortlist"] = _common_shortlist(bundles)
     if name:
         metadata["name"] = name
     return save_bundle(
@@ -76,6 +78,15 @@ def _load_compatible(checkpoints: list[Path]) -> list[Bundle]:
         if other.config != first.config or other.tokenizer_files != first.tokenizer_files:
             raise CheckpointError(f"{other.path}: config or tokenizer differs from {first.path}")
     return bundles
+
+
+def _common_shortlist(bundles: list[Bundle]) -> list[int] | None:
+    """The target shortlist the bundles record (one saved before runs recorded it has
+    none); CheckpointError when two record different ones (different training data)."""
+    recorded = [b.meta.target_shortlist for b in bundles if b.meta.target_shortlist]
+    if any(ids != recorded[0] for ids in recorded[1:]):
+        raise CheckpointError("the checkpoints record different target shortlists")
+    return recorded[0] if recorded else None
 
 
 def _mean_weights(bundles: list[Bundle]) -> dict[str, torch.Tensor]:

@@ -92,6 +92,18 @@ def test_beam_search_over_a_shortlist_keeps_the_specials_and_stays_inside() -> N
             )
 
 
+def test_a_special_piece_the_tokenizer_lacks_is_skipped() -> None:
+    assert check_shortlist([0, 1, 2, 3, 7], VOCAB, (-1, 1, 2, 3)).tolist() == [0, 1, 2, 3, 7]
+
+
+def test_a_restricted_model_refuses_to_train() -> None:
+    model = _model()
+    model.restrict_output(KEPT, SPECIALS)
+    src, lengths, tgt_in = _random_batch()
+    with pytest.raises(RuntimeError, match="inference only"):
+        model(src, lengths, tgt_in)
+
+
 def test_a_copy_model_or_a_second_restriction_is_refused() -> None:
     with pytest.raises(ValueError, match="copy"):
         _model(copy=True).restrict_output(KEPT, SPECIALS)
