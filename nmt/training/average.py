@@ -9,7 +9,7 @@ from typing import Literal
 
 import torch
 
-from nmt.checkpoint import METADATA_FILE, Bundle, load_bundle, save_bundle, verify_bundle
+from nmt.checkpoint import METADATA_FILE, Bundle, load_bundle, save_bundle
 from nmt.data.dataset import load_token_ids, manifest_hash
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError, DataError
@@ -122,6 +122,6 @@ def add_target_shortlist(bundle_dir: Path, data_dir: Path) -> int:
     tokenizer = Tokenizer.from_bytes(bundle.tokenizer_files[name])
     specials = (tokenizer.pad_id, tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id)
     ids = target_shortlist(load_token_ids(data_dir, "train").tgt, tokenizer.vocab_size, specials)
-    metadata = verify_bundle(Path(bundle_dir))
-    write_json_atomic(Path(bundle_dir) / METADATA_FILE, {**metadata, "target_shortlist": ids})
+    metadata = {**bundle.metadata, "target_shortlist": ids}
+    write_json_atomic(Path(bundle_dir) / METADATA_FILE, metadata)
     return len(ids)
