@@ -198,6 +198,8 @@ def evaluate(
     on_cuda = translator.device.type == "cuda"
     results: dict[str, Any] = {"test_lines": len(sources), "unique_sources": len(groups)}
     results["bf16_autocast"] = on_cuda
+    # 0: the whole vocabulary (the kit's bundles record no shortlist, like OpenNMT-py's models)
+    results["output_vocabulary"] = translator.description.output_vocabulary
     hyps_dir.mkdir(parents=True, exist_ok=True)
     for beam in beams:
         options = dataclasses.replace(base, beam_size=beam, n_best=1)

@@ -155,6 +155,9 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     assert results["ours_tokens_per_s"] > 0 and results["train_seconds"] > 0
     assert 0 <= results["ours_test_bleu_multi"] <= 100
     assert results["ours_decode_sent_per_s"] > 0
+    # the kit's bundle records no target shortlist: it decodes the whole vocabulary, as
+    # OpenNMT-py does, so the side-by-side compares like with like
+    assert results["ours"]["evaluate"]["output_vocabulary"] == 0
     assert results["versions"]["torch"] and results["device"]
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8 and "ours-hyps.tgz" in files and "run.log" in files
