@@ -129,6 +129,7 @@ class NeuralTranslator:
         self.device = device
         self.batch_size = batch_size
         self._description = description
+        self._output_ids = None if model.output_ids is None else model.output_ids.tolist()
 
     @property
     def description(self) -> ModelDescription:
@@ -207,8 +208,7 @@ class NeuralTranslator:
             eos_id=self.tgt_tokenizer.eos_id,
             keep_attention=True,
         )
-        if (output_ids := self.model.output_ids) is not None:  # positions -> vocabulary ids
-            ids = output_ids.tolist()
+        if (ids := self._output_ids) is not None:  # shortlist positions -> vocabulary ids
             for hypothesis in (h for nbest in hypotheses for h in nbest):
                 hypothesis.tokens = [ids[t] for t in hypothesis.tokens]
         return hypotheses
