@@ -6,9 +6,14 @@ bench/decode_speed.py's (timed_translations); this module only strings them toge
 - `train_on`: more steps on the same model for a time budget, the learning rate following a
   cosine over that time (from the config's rate down to `final_lr_fraction` of it);
 - `save_trained`: an inference bundle (fp16 weights, as `nmt export` writes);
-- `evaluate`: every test line translated (batch 64, greedy and beam 5) and timed, scored
-  multi-reference (one segment per unique source, its first line's hypothesis, all its
-  references; the peer's score.py does the same) and single-reference (every line).
+- `evaluate`: every test line translated (batch 64, greedy and beam 5) and timed twice: the
+  model path alone (`translate_segments`: normalise, sentencepiece, search, detokenise; the
+  like-for-like figure beside the peer, whose input is already in pieces) and through the text
+  boundary (what `nmt translate` and the service run); the latter is scored multi-reference
+  (one segment per unique source, its first line's hypothesis, all its references; the peer's
+  score.py does the same) and single-reference (every line). Decoding runs in float32: under
+  bf16 autocast every step re-casts the weights, and the launch-bound beam step got slower
+  (559 against 637 sentences/s on the H200, 2026-11-30; docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -195,19 +199,18 @@ def evaluate(
     sources, targets = sources[:limit], targets[:limit]
     groups = build_groups(sources, targets)
     base = decode_speed.search_options(translator.info)
-    on_cuda = translator.device.type == "cuda"
     results: dict[str, Any] = {"test_lines": len(sources), "unique_sources": len(groups)}
-    results["bf16_autocast"] = on_cuda
+    results["weights"] = "float32"
     # 0: the whole vocabulary (the kit's bundles record no shortlist, like OpenNMT-py's models)
     results["output_vocabulary"] = translator.description.output_vocabulary
     hyps_dir.mkdir(parents=True, exist_ok=True)
+    model_only = decode_speed.ModelOnly(translator)
     for beam in beams:
         options = dataclasses.replace(base, beam_size=beam, n_best=1)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else nullcontext()
-        with autocast:
-            translations, record = decode_speed.timed_translations(
-                translator, sources, options, batch_size
-            )
+        _, model_record = decode_speed.timed_translations(model_only, sources, options, batch_size)
+        translations, record = decode_speed.timed_translations(
+            translator, sources, options, batch_size
+        )
         hypotheses = [t.text for t in translations]
         (hyps_dir / f"test.beam{beam}.fr").write_text(
             "".join(h + "\n" for h in hypotheses), encoding="utf-8"
@@ -217,8 +220,10 @@ def evaluate(
         )
         single = score_corpus(hypotheses, [[t] for t in targets])
         results[f"beam{beam}"] = {
-            "sentences_per_second": round(record["sentences_per_second"], 1),
-            "seconds": round(record["seconds"], 3),
+            "sentences_per_second": round(model_record["sentences_per_second"], 1),
+            "seconds": round(model_record["seconds"], 3),
+            "text_boundary_sentences_per_second": round(record["sentences_per_second"], 1),
+            "text_boundary_seconds": round(record["seconds"], 3),
             "target_tokens_per_second": round(record["target_tokens_per_second"], 1),
             "multi_ref": {"bleu": round(multi.bleu, 2), "chrf": round(multi.chrf, 2)},
             "single_ref": {"bleu": round(single.bleu, 2), "chrf": round(single.chrf, 2)},

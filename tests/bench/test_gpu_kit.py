@@ -154,7 +154,9 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     assert results["ours"]["compiled"]["forward_calls"]["compiled"] >= 3
     assert results["ours_tokens_per_s"] > 0 and results["train_seconds"] > 0
     assert 0 <= results["ours_test_bleu_multi"] <= 100
-    assert results["ours_decode_sent_per_s"] > 0
+    assert results["ours_decode_sent_per_s"] > 0 and results["ours_decode_sent_per_s_text"] > 0
+    assert results["ours_tokens_per_s_incl_compile"] > 0
+    assert results["ours"]["evaluate"]["weights"] == "float32"
     # the kit's bundle records no target shortlist: it decodes the whole vocabulary, as
     # OpenNMT-py does, so the side-by-side compares like with like
     assert results["ours"]["evaluate"]["output_vocabulary"] == 0
@@ -170,3 +172,30 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
         tar.extractall(tmp_path / "unpacked", filter="data")
     translator = build_translator(load_bundle(tmp_path / "unpacked" / bundle["directory"]), "cpu")
     assert len(translator.translate(["I see the cat."])) == 1
+
+
+def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(GPU_BENCH))
+    monkeypatch.syspath_prepend(str(GPU_BENCH.parent))
+    phases = _load("phases")
+    train = {"tokens_per_second": 357_000.0, "seconds": 197.5}
+    train |= {"total_tokens": 75_000_000, "total_seconds": 250.0}
+    results = {
+        "peer": {"train": {"tokens_per_s": 142_000.0}},
+        "ours": {
+            "plain": {"tokens_per_second": 124_000.0},
+            "compiled": {"tokens_per_second": 160_000.0},
+            "train": train,
+        },
+    }
+    phases.headline(results)
+    assert results["ours_window_tokens_per_s"] == 160_000.0
+    assert results["ours_tokens_per_s"] == 357_000.0
+    assert results["ours_tokens_per_s_incl_compile"] == 300_000.0
+    assert results["ratios"]["tokens_per_s"] == round(357 / 142, 2)
+    assert results["ratios"]["tokens_per_s_incl_compile"] == round(300 / 142, 2)
+    train["seconds"] = phases.STEADY_SECONDS - 1  # too short to be past the graph recordings
+    phases.headline(results)
+    assert results["ours_tokens_per_s"] == 160_000.0 and results["ours_train_tokens_per_s"] is None
