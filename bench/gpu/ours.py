@@ -6,9 +6,10 @@ bench/decode_speed.py's (timed_translations); this module only strings them toge
 - `train_on`: more steps on the same model for a time budget, the learning rate following a
   cosine over that time (from the config's rate down to `final_lr_fraction` of it);
 - `save_trained`: an inference bundle (fp16 weights, as `nmt export` writes);
-- `evaluate`: every test line translated (batch 64, greedy and beam 5) and timed twice: the
-  model path alone (`translate_segments`: normalise, sentencepiece, search, detokenise; the
-  like-for-like figure beside the peer, whose input is already in pieces) and through the text
+- `evaluate`: every test line translated (batch 64, greedy and beam 5) and timed: the model
+  path alone (`translate_segments`: normalise, sentencepiece, search, detokenise; the
+  like-for-like figure beside the peer, whose input is already in pieces), with the CUDA graph
+  search (first pass with its captures, then steady) and eager; and through the text
   boundary (what `nmt translate` and the service run); the latter is scored multi-reference
   (one segment per unique source, its first line's hypothesis, all its references; the peer's
   score.py does the same) and single-reference (every line). Decoding runs in float32: under
@@ -30,6 +31,7 @@ import train_throughput as tt
 
 from nmt.checkpoint import load_bundle, save_bundle
 from nmt.data.dataset import build_groups, load_manifest, manifest_hash, read_split_text
+from nmt.decoding.graphs import set_cuda_graphs
 from nmt.evaluation.metrics import score_corpus
 from nmt.model.compiled import CompileSettings
 from nmt.translator import build_translator
@@ -205,9 +207,10 @@ def evaluate(
     results["output_vocabulary"] = translator.description.output_vocabulary
     hyps_dir.mkdir(parents=True, exist_ok=True)
     model_only = decode_speed.ModelOnly(translator)
+    results["cuda_graphs"] = translator.device.type == "cuda"
     for beam in beams:
         options = dataclasses.replace(base, beam_size=beam, n_best=1)
-        _, model_record = decode_speed.timed_translations(model_only, sources, options, batch_size)
+        timings = _decode_timings(translator, model_only, sources, options, batch_size)
         translations, record = decode_speed.timed_translations(
             translator, sources, options, batch_size
         )
@@ -220,8 +223,7 @@ def evaluate(
         )
         single = score_corpus(hypotheses, [[t] for t in targets])
         results[f"beam{beam}"] = {
-            "sentences_per_second": round(model_record["sentences_per_second"], 1),
-            "seconds": round(model_record["seconds"], 3),
+            **timings,
             "text_boundary_sentences_per_second": round(record["sentences_per_second"], 1),
             "text_boundary_seconds": round(record["seconds"], 3),
             "target_tokens_per_second": round(record["target_tokens_per_second"], 1),
@@ -231,3 +233,31 @@ def evaluate(
             "settings": record["settings"],
         }
     return results
+
+
+def _decode_timings(
+    translator: Any,
+    model_only: decode_speed.ModelOnly,
+    sources: list[str],
+    options: Any,
+    batch_size: int,
+) -> dict[str, Any]:
+    """The model path timed: graphed (the default on CUDA) twice, the first pass with its
+    graph captures (the headline) and the second steady; then eager, graphs turned off;
+    and how many lines the two paths translate differently (float rounding only)."""
+    graphed, first = decode_speed.timed_translations(model_only, sources, options, batch_size)
+    steady = decode_speed.timed_translations(model_only, sources, options, batch_size)[1]
+    set_cuda_graphs(translator.model, False)
+    try:
+        eager, plain = decode_speed.timed_translations(model_only, sources, options, batch_size)
+    finally:
+        set_cuda_graphs(translator.model, True)
+    return {
+        "sentences_per_second": round(first["sentences_per_second"], 1),
+        "seconds": round(first["seconds"], 3),
+        "steady_sentences_per_second": round(steady["sentences_per_second"], 1),
+        "eager_sentences_per_second": round(plain["sentences_per_second"], 1),
+        "graphed_vs_eager_lines_differing": sum(
+            a.text != b.text for a, b in zip(graphed, eager, strict=True)
+        ),
+    }

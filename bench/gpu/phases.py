@@ -244,6 +244,10 @@ def headline(results: dict[str, Any]) -> None:
         ours_decode_sent_per_s_text=_get(
             mine, "evaluate", "beam5", "text_boundary_sentences_per_second"
         ),
+        ours_decode_sent_per_s_eager=_get(mine, "evaluate", "beam5", "eager_sentences_per_second"),
+        ours_decode_sent_per_s_steady=_get(
+            mine, "evaluate", "beam5", "steady_sentences_per_second"
+        ),
         ours_test_bleu_multi=_get(mine, "evaluate", "beam5", "multi_ref", "bleu"),
         ours_test_bleu_single=_get(mine, "evaluate", "beam5", "single_ref", "bleu"),
         ours_test_chrf_multi=_get(mine, "evaluate", "beam5", "multi_ref", "chrf"),
@@ -265,7 +269,8 @@ def summary(results: dict[str, Any]) -> str:
     rows = [f"{name}: {entry.get('status')}" for name, entry in results["phases"].items()]
     keys = ("device", "peer_tokens_per_s", "ours_plain_tokens_per_s", "ours_compiled_tokens_per_s")
     keys += ("ours_tokens_per_s", "ours_tokens_per_s_incl_compile")
-    keys += ("peer_decode_sent_per_s", "ours_decode_sent_per_s", "ours_test_bleu_multi")
+    keys += ("peer_decode_sent_per_s", "ours_decode_sent_per_s", "ours_decode_sent_per_s_eager")
+    keys += ("ours_test_bleu_multi",)
     keys += ("peer_test_bleu_multi", "train_seconds", "ours_train_path", "wall_seconds")
     rows += [f"{key}: {results.get(key)}" for key in keys]
     rows.append(f"ratios: {results.get('ratios')}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from nmt.decoding.beam import beam_search
+from nmt.decoding.graphs import graphed_beam_search, uses_cuda_graphs
 from nmt.decoding.greedy import greedy_search
 from nmt.decoding.protocol import Decodable
 from nmt.decoding.types import Hypothesis, SearchOptions
@@ -19,7 +20,9 @@ def search(
     eos_id: int = 3,
     keep_attention: bool = False,
 ) -> list[list[Hypothesis]]:
-    """Decode a padded batch src (B, S): greedy for beam 1 and 1-best, beam search otherwise.
+    """Decode a padded batch src (B, S): greedy for beam 1 and 1-best, beam search otherwise;
+    on CUDA, beam search on fixed shapes with graph-replayed steps (nmt.decoding.graphs),
+    which finds the same hypotheses (beam size 1 is greedy search there too).
 
     `keep_attention` records each hypothesis's attention even when the options do not
     return it (the translator's text boundary needs it to align words).
@@ -28,6 +31,8 @@ def search(
         raise ValueError(
             f"beam_size and n_best must be >= 1, got {options.beam_size} and {options.n_best}"
         )
+    if uses_cuda_graphs(model, src, options):  # the same hypotheses, host-light on a GPU
+        return graphed_beam_search(model, src, src_lengths, options, bos_id, eos_id, keep_attention)
     if options.beam_size == 1 and options.n_best == 1:
         return greedy_search(model, src, src_lengths, options, bos_id, eos_id, keep_attention)
     return beam_search(model, src, src_lengths, options, bos_id, eos_id, keep_attention)

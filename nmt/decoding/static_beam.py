@@ -1,0 +1,367 @@
+"""Beam search on fixed shapes, for a GPU: every step is the same kernels on the same buffers.
+
+`beam_search` (nmt.decoding.beam) shrinks its batch as sentences finish and moves finished
+hypotheses to the host as they appear, so each step runs a few dozen small ops of
+different shapes and several host syncs. On a GPU that made beam-5 decoding host-bound:
+on an H200 a step cost ~5.9 ms of host time against ~0.8 ms of device work, and one
+captured CUDA graph of the decoder step ran in 0.22 ms instead of 1.30 ms eager
+(docs/RESULTS.md, 2026-11-30). Here:
+
+- all n*K rows decode at every step; a finished sentence is masked (`alive`), not removed;
+- the history is back-pointers: per step, each row's parent row, token, token log-prob
+  and the step's attention, written at a device-side step index into preallocated
+  (R, T) buffers (no per-step `cat` or reordering of the past);
+- finishing candidates are recorded per step in (n, T, 2K) buffers, with their scores;
+  the hypotheses are rebuilt on the host once, after the search;
+- the stopping test is read one step late through pinned memory: no host sync per step.
+
+So one step is a fixed sequence of tensor ops that `StaticStepRunner` can replay as one
+CUDA graph (nmt.decoding.graphs). The search rules are `beam_search`'s: the same
+candidates, the same finishing and stopping rules, the same pool order, so the same
+hypotheses (tests/decoding/test_static_beam.py checks it against `beam_search`).
+Not supported (`supports` says so; `search` falls back): the coverage penalty and
+n-gram blocking, which read each row's whole history.
+Shape alphabet: n sentences, K beams, R = n*K rows, T steps, S source, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+from nmt.decoding.beam import _expand, _first_step
+from nmt.decoding.constraints import NEG_INF, max_lengths
+from nmt.decoding.greedy import banned_ids
+from nmt.decoding.penalties import length_penalty, uses_penalties
+from nmt.decoding.protocol import Decodable
+from nmt.decoding.types import Hypothesis, SearchOptions
+from nmt.model.state import DecoderState, EncoderMemory, StepOutput
+
+
+def supports(options: SearchOptions) -> bool:
+    """Whether the static search implements these options (else use `beam_search`)."""
+    return options.coverage_penalty == 0.0 and options.no_repeat_ngram_size == 0
+
+
+@dataclass
+class SearchBuffers:
+    """Every tensor a step reads or writes; updated in place so a CUDA graph can replay it."""
+
+    prev: Tensor  # (R,) long, the token each row emitted last
+    state: DecoderState  # R rows
+    memory: EncoderMemory  # n rows
+    step: Tensor  # () long, tokens emitted so far
+    limits: Tensor  # (n,) long, max tokens per hypothesis
+    alive: Tensor  # (n,) bool, still searching
+    total: Tensor  # (n, K) summed log-prob of the live beams, best first
+    kept: Tensor  # (n, N) best finished scores so far
+    finished: Tensor  # (n,) long, finished hypotheses with a finite score
+    parents: Tensor  # (R, T) long, row (at step t) each row of step t+1 continues
+    tokens: Tensor  # (R, T) long, the token chosen at step t (post-reorder numbering)
+    token_log_probs: Tensor  # (R, T)
+    attention: Tensor | None  # (R, T, S) the step's attention (pre-reorder numbering)
+    p_gen: Tensor | None  # (R, T) copy models (pre-reorder numbering)
+    ended: Tensor  # (n, T, 2K) bool, candidate finished at step t
+    ended_scores: Tensor  # (n, T, 2K) ranking score (-inf where not ended)
+    ended_rows: Tensor  # (n, T, 2K) long, the row (pre-reorder) it continues
+    ended_tokens: Tensor  # (n, T, 2K) long
+    ended_totals: Tensor  # (n, T, 2K) summed log-prob
+    ended_token_log_probs: Tensor  # (n, T, 2K)
+
+    @staticmethod
+    def allocate(
+        out: StepOutput,
+        state: DecoderState,
+        memory: EncoderMemory,
+        limits: Tensor,
+        alive: Tensor,
+        k: int,
+        n_best: int,
+        keep_attention: bool,
+        steps: int | None = None,
+    ) -> SearchBuffers:
+        """Buffers for a batch whose first step gave `out` and `state` (R rows), for
+        `steps` steps (default: the longest limit)."""
+        n, device = limits.size(0), limits.device
+        rows, src_len = n * k, memory.mask.size(1)
+        steps = int(limits.max()) if steps is None else steps
+        total = torch.full((n, k), NEG_INF, device=device)
+        total[:, 0] = 0.0  # the K beams start identical: expand only the first
+
+        def per_row(dtype: torch.dtype = torch.float) -> Tensor:
+            return torch.zeros(rows, steps, dtype=dtype, device=device)
+
+        def per_candidate(dtype: torch.dtype = torch.float) -> Tensor:
+            return torch.zeros(n, steps, 2 * k, dtype=dtype, device=device)
+
+        return SearchBuffers(
+            prev=torch.zeros(rows, dtype=torch.long, device=device),
+            state=state,
+            memory=memory,
+            step=torch.zeros((), dtype=torch.long, device=device),
+            limits=limits,
+            alive=alive,
+            total=total,
+            kept=torch.full((n, n_best), NEG_INF, device=device),
+            finished=torch.zeros(n, dtype=torch.long, device=device),
+            parents=per_row(torch.long),
+            tokens=per_row(torch.long),
+            token_log_probs=per_row(),
+            attention=torch.zeros(rows, steps, src_len, device=device) if keep_attention else None,
+            p_gen=None if out.p_gen is None else per_row(),
+            ended=per_candidate(torch.bool),
+            ended_scores=per_candidate(),
+            ended_rows=per_candidate(torch.long),
+            ended_tokens=per_candidate(torch.long),
+            ended_totals=per_candidate(),
+            ended_token_log_probs=per_candidate(),
+        )
+
+
+def _write_step(buffer: Tensor, step: Tensor, value: Tensor) -> None:
+    """buffer[:, step] = value, with step a device scalar (graph-safe)."""
+    buffer.index_copy_(1, step.view(1), value.unsqueeze(1))
+
+
+def _copy_state(into: DecoderState, source: DecoderState) -> None:
+    for field in fields(DecoderState):
+        target = getattr(into, field.name)
+        if target is not None:
+            target.copy_(getattr(source, field.name))
+
+
+class StaticStep:
+    """One search step over `SearchBuffers`: `advance(out)` after a decoder step, or
+    `__call__()` for the decoder step and the advance together (what a graph captures)."""
+
+    def __init__(
+        self,
+        model: Decodable,
+        options: SearchOptions,
+        bos_id: int,
+        eos_id: int,
+        device: torch.device,
+    ) -> None:
+        self.model, self.options, self.eos_id = model, options, eos_id
+        self.k = max(options.beam_size, options.n_best)
+        self.banned = banned_ids(model, bos_id, device)  # made here: no host copy in a graph
+        self.buffers: SearchBuffers | None = None
+
+    def __call__(self) -> None:
+        """Decode one token for every row from the buffers' state, then advance."""
+        b = self._buffers()
+        out, state = self.model.decode_step(b.prev, b.state, b.memory)
+        self.advance(out, state)
+
+    def _buffers(self) -> SearchBuffers:
+        if self.buffers is None:
+            raise RuntimeError("StaticStep has no buffers: set .buffers first")
+        return self.buffers
+
+    def advance(self, out: StepOutput, state: DecoderState) -> None:
+        """Choose, record and reorder, as one `beam_search` step does, in place."""
+        b, k, options = self._buffers(), self.k, self.options
+        log_probs = out.log_probs.float()
+        log_probs.index_fill_(1, self.banned, NEG_INF)
+        if options.min_length > 0:
+            eos = log_probs[:, self.eos_id]
+            log_probs[:, self.eos_id] = eos.masked_fill(b.step < options.min_length, NEG_INF)
+        candidates = _expand(b.total, log_probs)  # (n, 2K)
+        is_eos = candidates.tokens == self.eos_id
+        live = candidates.take(is_eos.long().argsort(dim=1, stable=True)[:, :k])  # (n, K)
+        forced = b.step + 1 >= b.limits  # (n,)
+        ending = candidates.head(k).cat(live)  # (n, 2K)
+        mask = torch.cat([is_eos[:, :k], forced.unsqueeze(1).expand(-1, k)], dim=1)
+        mask = mask & b.alive.unsqueeze(1)
+        scores = ending.scores
+        if options.length_penalty != 0.0:
+            scores = scores / length_penalty(b.step + 1, options.length_penalty)
+        new_scores = scores.masked_fill(~mask, NEG_INF)
+        for buffer, value in (
+            (b.ended, mask),
+            (b.ended_scores, new_scores),
+            (b.ended_rows, ending.rows),
+            (b.ended_tokens, ending.tokens),
+            (b.ended_totals, ending.scores),
+            (b.ended_token_log_probs, log_probs[ending.rows, ending.tokens]),
+        ):
+            _write_step(buffer, b.step, value)
+        kept = torch.cat([b.kept, new_scores], dim=1).topk(b.kept.size(1), dim=1).values
+        b.kept.copy_(kept)
+        b.finished.add_((new_scores > NEG_INF).sum(dim=1))
+        b.total.copy_(live.scores)
+        bound = b.total[:, 0] / length_penalty(b.limits, options.length_penalty)
+        done = forced | (bound <= b.kept[:, -1])
+        if uses_penalties(options):
+            done = done | (b.finished >= k)
+        b.alive.logical_and_(~done)
+        rows, tokens = live.rows.reshape(-1), live.tokens.reshape(-1)  # (R,)
+        if b.attention is not None:
+            _write_step(b.attention, b.step, out.attention.float())
+        if b.p_gen is not None and out.p_gen is not None:
+            _write_step(b.p_gen, b.step, out.p_gen.float())
+        _write_step(b.parents, b.step, rows)
+        _write_step(b.tokens, b.step, tokens)
+        _write_step(b.token_log_probs, b.step, log_probs[rows, tokens])
+        _copy_state(b.state, state.index_select(rows))
+        b.prev.copy_(tokens)
+        b.step.add_(1)
+
+
+@dataclass(frozen=True)
+class _Host:
+    """What the hypotheses are rebuilt from, on the host (lists indexed [row][step])."""
+
+    parents: list[list[int]]
+    tokens: list[list[int]]
+    token_log_probs: list[list[float]]
+    attention: Tensor | None  # (R, T, S)
+    p_gen: list[list[float]] | None
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """One sentence's finishing candidates (lists indexed [step][column])."""
+
+    marks: list[list[bool]]
+    scores: list[list[float]]
+    rows: list[list[int]]
+    tokens: list[list[int]]
+    totals: list[list[float]]
+    last_log_probs: list[list[float]]
+
+    def ranked(self) -> list[tuple[int, int]]:
+        """(step, column) best first, as `FinishedPool` ranks them: in step then column
+        order, stably sorted by score; impossible (-inf) ones only if nothing else is left."""
+        order = [(t, c) for t, row in enumerate(self.marks) for c, mark in enumerate(row) if mark]
+        order.sort(key=lambda tc: self.scores[tc[0]][tc[1]], reverse=True)
+        possible = [tc for tc in order if not math.isinf(self.totals[tc[0]][tc[1]])]
+        return possible or order
+
+
+def hypotheses(
+    buffers: SearchBuffers,
+    steps: int,
+    sentences: int,
+    src_lengths: list[int],
+    options: SearchOptions,
+    eos_id: int,
+) -> list[list[Hypothesis]]:
+    """The n_best best distinct hypotheses of the first `sentences` sentences, best first
+    (`FinishedPool.hypotheses`); only the candidates the ranking reaches are rebuilt."""
+    b = buffers
+    per_sentence = (
+        b.ended,
+        b.ended_scores,
+        b.ended_rows,
+        b.ended_tokens,
+        b.ended_totals,
+        b.ended_token_log_probs,
+    )
+    columns = [t[:sentences, :steps].tolist() for t in per_sentence]
+    host = _Host(
+        parents=b.parents[:, :steps].tolist(),
+        tokens=b.tokens[:, :steps].tolist(),
+        token_log_probs=b.token_log_probs[:, :steps].tolist(),
+        attention=None if b.attention is None else b.attention[:, :steps].cpu(),
+        p_gen=None if b.p_gen is None else b.p_gen[:, :steps].tolist(),
+    )
+    found: list[list[Hypothesis]] = []
+    for i in range(sentences):
+        ended = _Ended(*(column[i] for column in columns))
+        chosen: list[Hypothesis] = []
+        seen: set[tuple[int, ...]] = set()
+        for step, column in ended.ranked():
+            hypothesis = _rebuild(host, ended, step, column, src_lengths[i], eos_id)
+            if tuple(hypothesis.tokens) not in seen:
+                seen.add(tuple(hypothesis.tokens))
+                chosen.append(hypothesis)
+                if len(chosen) == options.n_best:
+                    break
+        if not chosen:  # cannot happen: every sentence is force-ended at its limit
+            chosen.append(Hypothesis(tokens=[], score=NEG_INF, log_prob=NEG_INF))
+        found.append(chosen)
+    return found
+
+
+def _rebuild(
+    host: _Host, ended: _Ended, step: int, column: int, src_length: int, eos_id: int
+) -> Hypothesis:
+    """The hypothesis of candidate `column` that ended at `step`: back-pointers followed
+    from its row. Step t's token is chosen for row path[t + 1] (the row that computes
+    step t + 1), and step t's attention was computed by row path[t]."""
+    row, token = ended.rows[step][column], ended.tokens[step][column]
+    path = [row]
+    for t in range(step - 1, -1, -1):
+        path.append(host.parents[path[-1]][t])
+    path.reverse()  # path[t]: the row that computed step t, t = 0..step
+    emitted = [host.tokens[path[t + 1]][t] for t in range(step)] + [token]
+    log_probs = [host.token_log_probs[path[t + 1]][t] for t in range(step)]
+    hypothesis = Hypothesis(
+        tokens=emitted[:-1] if token == eos_id else emitted,
+        score=ended.scores[step][column],
+        log_prob=ended.totals[step][column],
+        token_log_probs=[*log_probs, ended.last_log_probs[step][column]],
+    )
+    if host.p_gen is not None:
+        hypothesis.p_gen = [host.p_gen[r][t] for t, r in enumerate(path)]
+    if host.attention is not None:
+        attention = host.attention[torch.tensor(path), torch.arange(step + 1)]  # (step+1, S)
+        hypothesis.attention = attention[:, :src_length].clone()
+    return hypothesis
+
+
+def start(
+    model: Decodable,
+    src: Tensor,
+    src_lengths: Tensor,
+    options: SearchOptions,
+    bos_id: int,
+    keep_attention: bool,
+    alive: Tensor | None = None,
+    steps: int | None = None,
+) -> tuple[StepOutput, DecoderState, SearchBuffers]:
+    """Encode, take the first decoder step, and allocate the buffers (alive: (n,) bool;
+    steps: see `SearchBuffers.allocate`)."""
+    k = max(options.beam_size, options.n_best)
+    out, state, memory = _first_step(model, src, src_lengths, k, bos_id)
+    limits = max_lengths(src_lengths, options, src.device)
+    if alive is None:
+        alive = torch.ones(src.size(0), dtype=torch.bool, device=src.device)
+    keep = keep_attention or options.return_attention
+    buffers = SearchBuffers.allocate(
+        out, state, memory, limits, alive, k, options.n_best, keep, steps
+    )
+    return out, state, buffers
+
+
+@torch.inference_mode()
+def static_beam_search(
+    model: Decodable,
+    src: Tensor,
+    src_lengths: Tensor,
+    options: SearchOptions,
+    bos_id: int = 2,
+    eos_id: int = 3,
+    keep_attention: bool = False,
+) -> list[list[Hypothesis]]:
+    """`beam_search` on fixed shapes, eagerly (any device); see the module docstring.
+
+    Raises ValueError for options `supports` refuses.
+    """
+    if not supports(options):
+        raise ValueError("the static beam search has no coverage penalty or n-gram blocking")
+    if src.size(0) == 0:
+        return []
+    out, state, buffers = start(model, src, src_lengths, options, bos_id, keep_attention)
+    step = StaticStep(model, options, bos_id, eos_id, src.device)
+    step.buffers = buffers
+    step.advance(out, state)
+    steps = 1
+    while steps < buffers.parents.size(1) and bool(buffers.alive.any()):
+        step()
+        steps += 1
+    return hypotheses(buffers, steps, src.size(0), src_lengths.tolist(), options, eos_id)
