@@ -218,28 +218,42 @@ class _Host:
     parents: list[list[int]]
     tokens: list[list[int]]
     token_log_probs: list[list[float]]
-    attention: Tensor | None  # (R, T, S)
     p_gen: list[list[float]] | None
 
 
 @dataclass(frozen=True)
-class _Ended:
-    """One sentence's finishing candidates (lists indexed [step][column])."""
+class _Candidate:
+    """One finishing candidate, as recorded at the step it ended."""
 
-    marks: list[list[bool]]
-    scores: list[list[float]]
-    rows: list[list[int]]
-    tokens: list[list[int]]
-    totals: list[list[float]]
-    last_log_probs: list[list[float]]
+    step: int
+    score: float
+    total: float
+    row: int  # pre-reorder row it continued
+    token: int
+    last_log_prob: float
 
-    def ranked(self) -> list[tuple[int, int]]:
-        """(step, column) best first, as `FinishedPool` ranks them: in step then column
-        order, stably sorted by score; impossible (-inf) ones only if nothing else is left."""
-        order = [(t, c) for t, row in enumerate(self.marks) for c, mark in enumerate(row) if mark]
-        order.sort(key=lambda tc: self.scores[tc[0]][tc[1]], reverse=True)
-        possible = [tc for tc in order if not math.isinf(self.totals[tc[0]][tc[1]])]
-        return possible or order
+
+def _ranked(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Best first, as `FinishedPool` ranks them: given in step then column order, stably
+    sorted by score; impossible (-inf) ones only if nothing else is left."""
+    order = sorted(candidates, key=lambda candidate: candidate.score, reverse=True)
+    possible = [candidate for candidate in order if not math.isinf(candidate.total)]
+    return possible or order
+
+
+def _candidates(buffers: SearchBuffers, steps: int, sentences: int) -> list[list[_Candidate]]:
+    """Every recorded candidate of the first `sentences` sentences, in step/column order."""
+    b = buffers
+    marked = b.ended[:sentences, :steps].nonzero()  # (M, 3): sentence, step, column
+    at = marked.unbind(1)
+    values = (b.ended_scores, b.ended_totals, b.ended_token_log_probs)
+    floats = torch.stack([t[:sentences, :steps][at] for t in values], dim=1).tolist()
+    picked = [t[:sentences, :steps][at] for t in (b.ended_rows, b.ended_tokens)]
+    longs = torch.stack([marked[:, 0], marked[:, 1], *picked], dim=1).tolist()
+    found: list[list[_Candidate]] = [[] for _ in range(sentences)]
+    for (sentence, step, row, token), (score, total, last) in zip(longs, floats, strict=True):
+        found[sentence].append(_Candidate(step, score, total, row, token, last))
+    return found
 
 
 def hypotheses(
@@ -251,67 +265,70 @@ def hypotheses(
     eos_id: int,
 ) -> list[list[Hypothesis]]:
     """The n_best best distinct hypotheses of the first `sentences` sentences, best first
-    (`FinishedPool.hypotheses`); only the candidates the ranking reaches are rebuilt."""
+    (`FinishedPool.hypotheses`); only the candidates the ranking reaches are rebuilt, and
+    their attention is gathered in one indexing op."""
     b = buffers
-    per_sentence = (
-        b.ended,
-        b.ended_scores,
-        b.ended_rows,
-        b.ended_tokens,
-        b.ended_totals,
-        b.ended_token_log_probs,
-    )
-    columns = [t[:sentences, :steps].tolist() for t in per_sentence]
     host = _Host(
         parents=b.parents[:, :steps].tolist(),
         tokens=b.tokens[:, :steps].tolist(),
         token_log_probs=b.token_log_probs[:, :steps].tolist(),
-        attention=None if b.attention is None else b.attention[:, :steps].cpu(),
         p_gen=None if b.p_gen is None else b.p_gen[:, :steps].tolist(),
     )
     found: list[list[Hypothesis]] = []
-    for i in range(sentences):
-        ended = _Ended(*(column[i] for column in columns))
+    paths: list[tuple[Hypothesis, list[int], int]] = []  # attention still to gather
+    for i, candidates in enumerate(_candidates(b, steps, sentences)):
         chosen: list[Hypothesis] = []
         seen: set[tuple[int, ...]] = set()
-        for step, column in ended.ranked():
-            hypothesis = _rebuild(host, ended, step, column, src_lengths[i], eos_id)
+        for candidate in _ranked(candidates):
+            hypothesis, path = _rebuild(host, candidate, eos_id)
             if tuple(hypothesis.tokens) not in seen:
                 seen.add(tuple(hypothesis.tokens))
                 chosen.append(hypothesis)
+                paths.append((hypothesis, path, src_lengths[i]))
                 if len(chosen) == options.n_best:
                     break
         if not chosen:  # cannot happen: every sentence is force-ended at its limit
             chosen.append(Hypothesis(tokens=[], score=NEG_INF, log_prob=NEG_INF))
         found.append(chosen)
+    if b.attention is not None and paths:
+        _gather_attention(b.attention[:, :steps], paths)
     return found
 
 
-def _rebuild(
-    host: _Host, ended: _Ended, step: int, column: int, src_length: int, eos_id: int
-) -> Hypothesis:
-    """The hypothesis of candidate `column` that ended at `step`: back-pointers followed
-    from its row. Step t's token is chosen for row path[t + 1] (the row that computes
-    step t + 1), and step t's attention was computed by row path[t]."""
-    row, token = ended.rows[step][column], ended.tokens[step][column]
-    path = [row]
+def _gather_attention(attention: Tensor, paths: list[tuple[Hypothesis, list[int], int]]) -> None:
+    """Set each hypothesis's attention (T, S) from the (R, T, S) buffer along its path."""
+    rows = [row for _, path, _ in paths for row in path]
+    steps = [t for _, path, _ in paths for t in range(len(path))]
+    index = torch.tensor([rows, steps], device=attention.device)
+    gathered = attention[index[0], index[1]].cpu()  # (sum of lengths, S)
+    start = 0
+    for hypothesis, path, src_length in paths:
+        hypothesis.attention = gathered[start : start + len(path), :src_length].clone()
+        start += len(path)
+
+
+def _rebuild(host: _Host, candidate: _Candidate, eos_id: int) -> tuple[Hypothesis, list[int]]:
+    """The hypothesis a candidate ends, and its path: back-pointers followed from its row.
+
+    path[t] is the row that computed step t (t = 0..step): step t's attention is row
+    path[t]'s, and step t's token was chosen for row path[t + 1].
+    """
+    step, token = candidate.step, candidate.token
+    path = [candidate.row]
     for t in range(step - 1, -1, -1):
         path.append(host.parents[path[-1]][t])
-    path.reverse()  # path[t]: the row that computed step t, t = 0..step
+    path.reverse()
     emitted = [host.tokens[path[t + 1]][t] for t in range(step)] + [token]
     log_probs = [host.token_log_probs[path[t + 1]][t] for t in range(step)]
     hypothesis = Hypothesis(
         tokens=emitted[:-1] if token == eos_id else emitted,
-        score=ended.scores[step][column],
-        log_prob=ended.totals[step][column],
-        token_log_probs=[*log_probs, ended.last_log_probs[step][column]],
+        score=candidate.score,
+        log_prob=candidate.total,
+        token_log_probs=[*log_probs, candidate.last_log_prob],
     )
     if host.p_gen is not None:
         hypothesis.p_gen = [host.p_gen[r][t] for t, r in enumerate(path)]
-    if host.attention is not None:
-        attention = host.attention[torch.tensor(path), torch.arange(step + 1)]  # (step+1, S)
-        hypothesis.attention = attention[:, :src_length].clone()
-    return hypothesis
+    return hypothesis, path
 
 
 def start(
