@@ -31,7 +31,7 @@ import train_throughput as tt
 
 from nmt.checkpoint import load_bundle, save_bundle
 from nmt.data.dataset import build_groups, load_manifest, manifest_hash, read_split_text
-from nmt.decoding.graphs import set_cuda_graphs
+from nmt.decoding.graphs import graph_status, set_cuda_graphs
 from nmt.evaluation.metrics import score_corpus
 from nmt.model.compiled import CompileSettings
 from nmt.translator import build_translator
@@ -247,6 +247,7 @@ def _decode_timings(
     and how many lines the two paths translate differently (float rounding only)."""
     graphed, first = decode_speed.timed_translations(model_only, sources, options, batch_size)
     steady = decode_speed.timed_translations(model_only, sources, options, batch_size)[1]
+    status = graph_status(translator.model)  # broken: a capture failed and eager ran
     set_cuda_graphs(translator.model, False)
     try:
         eager, plain = decode_speed.timed_translations(model_only, sources, options, batch_size)
@@ -257,6 +258,7 @@ def _decode_timings(
         "seconds": round(first["seconds"], 3),
         "steady_sentences_per_second": round(steady["sentences_per_second"], 1),
         "eager_sentences_per_second": round(plain["sentences_per_second"], 1),
+        "cuda_graphs": status,
         "graphed_vs_eager_lines_differing": sum(
             a.text != b.text for a, b in zip(graphed, eager, strict=True)
         ),

@@ -239,6 +239,16 @@ def set_cuda_graphs(model: Decodable, enabled: bool) -> None:
         _RUNNERS.pop(model, None)
 
 
+def graph_status(model: Decodable) -> dict[str, object]:
+    """Whether graphs are turned off, in use (how many captured) or broken for a model."""
+    runner = _RUNNERS.get(model)
+    return {
+        "disabled": model in _DISABLED,
+        "captured": 0 if runner is None else len(runner.graphs),
+        "broken": runner is not None and runner.broken,
+    }
+
+
 def uses_cuda_graphs(model: Decodable, src: Tensor, options: SearchOptions) -> bool:
     """Whether `search` runs this batch as `graphed_beam_search`: on CUDA, with options
     the static search supports, unless turned off for the model or broken on it."""

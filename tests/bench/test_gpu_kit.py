@@ -160,6 +160,7 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     beam5 = results["ours"]["evaluate"]["beam5"]
     assert beam5["eager_sentences_per_second"] > 0 and beam5["steady_sentences_per_second"] > 0
     assert beam5["graphed_vs_eager_lines_differing"] == 0  # on CPU both are the eager search
+    assert beam5["cuda_graphs"] == {"disabled": False, "captured": 0, "broken": False}
     # the kit's bundle records no target shortlist: it decodes the whole vocabulary, as
     # OpenNMT-py does, so the side-by-side compares like with like
     assert results["ours"]["evaluate"]["output_vocabulary"] == 0

@@ -19,6 +19,7 @@ from nmt.decoding import beam_search, greedy_search
 from nmt.decoding.graphs import (
     GraphedBeamSearch,
     bucket,
+    graph_status,
     graphed_beam_search,
     pad_batch,
     set_cuda_graphs,
@@ -156,9 +157,12 @@ def test_search_leaves_the_graphs_to_cuda() -> None:
     model = _model("gru", False, False)
     src, _ = fakes.pad_batch(SOURCES)
     assert not uses_cuda_graphs(model, src, OPTIONS)  # a CPU batch: the dynamic searches
+    assert graph_status(model) == {"disabled": False, "captured": 0, "broken": False}
     set_cuda_graphs(model, False)
     assert not uses_cuda_graphs(model, src, OPTIONS)
+    assert graph_status(model)["disabled"]
     set_cuda_graphs(model, True)
+    assert not graph_status(model)["disabled"]
 
 
 def test_a_failing_step_falls_back_to_beam_search_for_good(
