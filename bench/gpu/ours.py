@@ -94,6 +94,16 @@ class Trained:
     steps: int = 0
     seconds: float = 0.0  # training wall time, warm-up and compilation included
     tokens: int = 0
+    # the weights when `seconds` first reached train_on's snapshot_at (the peer's time)
+    snapshot: dict[str, torch.Tensor] | None = None
+    snapshot_steps: int = 0
+    snapshot_seconds: float = 0.0
+
+    def keep_snapshot(self, seconds: float, steps: int) -> None:
+        """Keep a copy of the weights as they are after `steps` steps, `seconds` of training."""
+        state = self.setup.model.state_dict()
+        self.snapshot = {name: value.detach().clone() for name, value in state.items()}
+        self.snapshot_steps, self.snapshot_seconds = steps, round(seconds, 1)
 
 
 def measure(
@@ -127,13 +137,25 @@ def measure(
 
 
 def train_on(
-    trained: Trained, seconds: float, final_lr_fraction: float, warmup_steps: int = 0
+    trained: Trained,
+    seconds: float,
+    final_lr_fraction: float,
+    warmup_steps: int = 0,
+    snapshot_at: float | None = None,
 ) -> dict[str, Any]:
-    """Train `trained` for `seconds` more, the learning rate on a cosine over that time."""
+    """Train `trained` for `seconds` more, the learning rate on a cosine over that time.
+
+    With `snapshot_at` (seconds of training in all, e.g. the peer's), a copy of the weights
+    is kept in `trained.snapshot` before the first step that starts at or after it.
+    """
     optimizer = trained.setup.optimizer
     peak = trained.setup.config.train.learning_rate
+    start_seconds, start_steps = trained.seconds, trained.steps
 
     def set_rate(step: int, fraction: float) -> None:
+        now = start_seconds + fraction * seconds
+        if snapshot_at is not None and now >= snapshot_at and trained.snapshot is None:
+            trained.keep_snapshot(now, start_steps + step)
         warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
         cosine = 0.5 * (1 + math.cos(math.pi * fraction))  # 1 -> 0 over the time budget
         cosine = final_lr_fraction + (1 - final_lr_fraction) * cosine
@@ -155,8 +177,14 @@ def train_on(
     }
 
 
-def save_trained(trained: Trained, directory: Path, extra: dict[str, Any]) -> Path:
-    """Write the model as an inference bundle (fp16 weights, no optimizer state)."""
+def save_trained(
+    trained: Trained,
+    directory: Path,
+    extra: dict[str, Any],
+    state: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write the model (or `state`, e.g. its snapshot) as an inference bundle (fp16
+    weights, no optimizer state)."""
     setup = trained.setup
     manifest = load_manifest(setup.data_dir)
     src, tgt = setup.src_tok, setup.tgt_tok
@@ -180,7 +208,8 @@ def save_trained(trained: Trained, directory: Path, extra: dict[str, Any]) -> Pa
         "weights_dtype": "float16",
         **extra,
     }
-    state = {k: v.detach() for k, v in setup.model.state_dict().items()}
+    if state is None:
+        state = {k: v.detach() for k, v in setup.model.state_dict().items()}
     return save_bundle(
         directory, state, setup.config, metadata, tokenizers, weights_dtype=torch.float16
     )
@@ -194,8 +223,10 @@ def evaluate(
     batch_size: int,
     limit: int | None,
     hyps_dir: Path,
+    timed: bool = True,
 ) -> dict[str, Any]:
-    """Translate the test lines per beam (timed), score them; hypotheses to hyps_dir."""
+    """Translate the test lines per beam (timed unless not `timed`), score them;
+    hypotheses to hyps_dir."""
     translator = build_translator(load_bundle(bundle_dir), device)
     sources, targets = read_split_text(data_dir, "test")
     sources, targets = sources[:limit], targets[:limit]
@@ -210,7 +241,9 @@ def evaluate(
     results["cuda_graphs"] = translator.device.type == "cuda"
     for beam in beams:
         options = dataclasses.replace(base, beam_size=beam, n_best=1)
-        timings = _decode_timings(translator, model_only, sources, options, batch_size)
+        timings = (
+            _decode_timings(translator, model_only, sources, options, batch_size) if timed else {}
+        )
         translations, record = decode_speed.timed_translations(
             translator, sources, options, batch_size
         )

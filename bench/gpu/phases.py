@@ -158,10 +158,23 @@ def train(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> di
     _free(models, trained)
     seconds = min(plan.train_seconds - trained.seconds, run.left() - plan.eval_reserve)
     figures: dict[str, Any] = {"path": trained.path, "continued_from_seconds": trained.seconds}
+    peer_seconds = run.args.snapshot_at
+    if peer_seconds is None:
+        peer_seconds = _get(run.results.get("peer"), "train", "seconds_at_last_report")
+    if peer_seconds is not None and trained.seconds >= peer_seconds:  # past it already
+        trained.keep_snapshot(trained.seconds, trained.steps)
     if seconds > 1.0:
-        figures.update(ours.train_on(trained, seconds, args.final_lr_fraction, warmup_steps))
+        figures.update(
+            ours.train_on(trained, seconds, args.final_lr_fraction, warmup_steps, peer_seconds)
+        )
     else:
         figures["note"] = f"no time left to train further ({seconds:.0f} s)"
+    if trained.snapshot is not None:
+        figures["snapshot"] = {
+            "wanted_seconds": peer_seconds,
+            "seconds": trained.snapshot_seconds,
+            "steps": trained.snapshot_steps,
+        }
     figures["total_steps"] = trained.steps
     figures["total_seconds"] = round(trained.seconds, 1)
     figures["total_tokens"] = trained.tokens
@@ -174,6 +187,10 @@ def bundle(run: Any, trained: ours.Trained | None, directory: Path) -> dict[str,
         raise RuntimeError("no trained model (the train phase failed before training)")
     extra = {"trained_by": "bench/gpu/run.py", "forward_path": trained.path}
     ours.save_trained(trained, directory, extra)
+    if trained.snapshot is not None:  # evaluated, not sent back
+        extra |= {"snapshot_steps": trained.snapshot_steps}
+        extra |= {"snapshot_seconds": trained.snapshot_seconds}
+        ours.save_trained(trained, snapshot_dir(directory), extra, trained.snapshot)
     archive = kit.tar_directory(directory, directory.parent / f"{directory.name}.tar")
     taken = len([p for p in run.args.out.iterdir() if p.is_file()]) + 1  # + ours-hyps.tgz
     split = kit.split_file(archive, run.args.out, PART_BYTES, MAX_OUT_FILES - taken)
@@ -185,15 +202,25 @@ def evaluate(run: Any, bundle_dir: Path) -> dict[str, Any]:
     """Translate and score the test lines with the saved bundle; hypotheses to OUT."""
     if not (bundle_dir / "metadata.json").is_file():
         raise RuntimeError("no bundle to evaluate (the bundle phase failed)")
-    hyps = bundle_dir.parent / "hyps"
-    results = ours.evaluate(
-        bundle_dir, run.args.data, "auto", BEAMS, EVAL_BATCH, run.args.plan.eval_limit, hyps
-    )
+    hyps, limit = bundle_dir.parent / "hyps", run.args.plan.eval_limit
+    results = ours.evaluate(bundle_dir, run.args.data, "auto", BEAMS, EVAL_BATCH, limit, hyps)
+    snapshot = snapshot_dir(bundle_dir)
+    if (snapshot / "metadata.json").is_file():  # the weights at the peer's training time
+        at_peer = hyps / "at-peer-time"
+        results["at_peer_time"] = ours.evaluate(
+            snapshot, run.args.data, "auto", (5,), EVAL_BATCH, limit, at_peer, timed=False
+        )
     with tarfile.open(run.args.out / "ours-hyps.tgz", "w:gz") as tar:
-        for path in sorted(hyps.iterdir()):
-            tar.add(path, arcname=path.name)
+        for path in sorted(hyps.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=str(path.relative_to(hyps)))
     shutil.rmtree(bundle_dir.parent, ignore_errors=True)
     return results
+
+
+def snapshot_dir(bundle_dir: Path) -> Path:
+    """Where the bundle of the weights at the peer's training time goes."""
+    return bundle_dir.parent / f"{bundle_dir.name}-at-peer-time"
 
 
 def _get(tree: Any, *keys: str) -> Any:
@@ -252,6 +279,17 @@ def headline(results: dict[str, Any]) -> None:
         ours_test_bleu_single=_get(mine, "evaluate", "beam5", "single_ref", "bleu"),
         ours_test_chrf_multi=_get(mine, "evaluate", "beam5", "multi_ref", "chrf"),
         ours_test_bleu_multi_greedy=_get(mine, "evaluate", "beam1", "multi_ref", "bleu"),
+        ours_test_bleu_multi_at_peer_time=_get(
+            mine, "evaluate", "at_peer_time", "beam5", "multi_ref", "bleu"
+        ),
+        ours_test_bleu_single_at_peer_time=_get(
+            mine, "evaluate", "at_peer_time", "beam5", "single_ref", "bleu"
+        ),
+        ours_test_chrf_multi_at_peer_time=_get(
+            mine, "evaluate", "at_peer_time", "beam5", "multi_ref", "chrf"
+        ),
+        peer_train_seconds=_get(peer_result, "train", "seconds_at_last_report"),
+        ours_snapshot_seconds=_get(mine, "train", "snapshot", "seconds"),
     )
     pairs = {
         "tokens_per_s": ("ours_tokens_per_s", "peer_tokens_per_s"),
@@ -270,7 +308,7 @@ def summary(results: dict[str, Any]) -> str:
     keys = ("device", "peer_tokens_per_s", "ours_plain_tokens_per_s", "ours_compiled_tokens_per_s")
     keys += ("ours_tokens_per_s", "ours_tokens_per_s_incl_compile")
     keys += ("peer_decode_sent_per_s", "ours_decode_sent_per_s", "ours_decode_sent_per_s_eager")
-    keys += ("ours_test_bleu_multi",)
+    keys += ("ours_test_bleu_multi", "ours_test_bleu_multi_at_peer_time", "peer_train_seconds")
     keys += ("peer_test_bleu_multi", "train_seconds", "ours_train_path", "wall_seconds")
     rows += [f"{key}: {results.get(key)}" for key in keys]
     rows.append(f"ratios: {results.get('ratios')}")

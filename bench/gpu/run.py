@@ -85,6 +85,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-seconds", type=float, default=None)
     parser.add_argument("--deadline", type=float, default=None, help="seconds for the whole run")
     parser.add_argument("--final-lr-fraction", type=float, default=0.05)
+    parser.add_argument(
+        "--snapshot-at",
+        type=float,
+        default=None,
+        help="training seconds at which the weights are kept and scored (default: the peer's)",
+    )
     parser.add_argument("--chunk-steps", type=int, default=4, help="compiled steps per graph")
     parser.add_argument("--skip", default="", help="comma-separated phases to leave out")
     args = parser.parse_args(argv)

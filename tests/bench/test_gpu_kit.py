@@ -136,7 +136,7 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     out = tmp_path / "out"
     tiny_lstm = ["model.embedding_dim=16", "model.hidden_dim=16", "model.attention_dim=16"]
     command = [sys.executable, str(GPU_BENCH / "run.py"), "--dry-run", "--kit", str(kit_dir)]
-    command += ["--out", str(out), "--config", "lstm", "--deadline", "600"]
+    command += ["--out", str(out), "--config", "lstm", "--deadline", "600", "--snapshot-at", "0"]
     for override in [*tiny_lstm, "data.max_tokens=1500"]:
         command += ["--set", override]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -161,6 +161,12 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     assert beam5["eager_sentences_per_second"] > 0 and beam5["steady_sentences_per_second"] > 0
     assert beam5["graphed_vs_eager_lines_differing"] == 0  # on CPU both are the eager search
     assert beam5["cuda_graphs"] == {"disabled": False, "captured": 0, "broken": False}
+    # --snapshot-at 0: the weights as the train phase found them were kept and scored
+    train = results["ours"]["train"]
+    assert train["snapshot"]["steps"] == train["total_steps"] - train.get("steps", 0)
+    assert results["ours_snapshot_seconds"] == train["snapshot"]["seconds"] > 0
+    assert 0 <= results["ours_test_bleu_multi_at_peer_time"] <= 100
+    assert "sentences_per_second" not in results["ours"]["evaluate"]["at_peer_time"]["beam5"]
     # the kit's bundle records no target shortlist: it decodes the whole vocabulary, as
     # OpenNMT-py does, so the side-by-side compares like with like
     assert results["ours"]["evaluate"]["output_vocabulary"] == 0
