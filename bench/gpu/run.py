@@ -63,7 +63,7 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan(1000, 170, 0, 20, 30, None, 300, None, 60, 470),
+    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 60, 540),
     "smoke": Plan(20, 120, 64, 3, 20, 20, 5, 64, 30, 280),
     "dry-run": Plan(4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, "aot_eager", True, 512),
 }
