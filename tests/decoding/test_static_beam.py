@@ -31,6 +31,7 @@ from nmt.translator import NeuralTranslator, load_translator, shipped_model_dir
 
 from . import fakes
 from .test_real_model import SOURCES, VARIANTS, _model
+from .test_shipped_search import SENTENCES as SHIPPED_SENTENCES
 
 OPTIONS = SearchOptions(
     beam_size=3, max_length_a=3.0, max_length_b=1.0, length_penalty=0.6, return_attention=True
@@ -42,14 +43,7 @@ OPTION_SETS = [
     dataclasses.replace(OPTIONS, length_penalty=0.0),
 ]
 SENTENCES = [
-    "Where is the station?",
-    "I love you.",
-    "Tom is my friend.",
-    "Do you speak French?",
-    "It's raining today.",
-    "We will leave tomorrow morning.",
-    "She doesn't want to eat fish.",
-    "How much does this cost?",
+    *SHIPPED_SENTENCES,
     "I didn't know that you were a teacher.",
     "Hi.",
     "The children are playing in the garden behind the old house.",
