@@ -277,7 +277,8 @@ def _decode_timings(
 ) -> dict[str, Any]:
     """The model path timed: graphed (the default on CUDA) twice, the first pass with its
     graph captures (the headline) and the second steady; then eager, graphs turned off;
-    and how many lines the two paths translate differently (float rounding only)."""
+    and how many lines the two paths translate differently: the same search on other
+    batch shapes, so only near ties may flip (cuBLAS picks kernels by shape); more is a bug."""
     graphed, first = decode_speed.timed_translations(model_only, sources, options, batch_size)
     steady = decode_speed.timed_translations(model_only, sources, options, batch_size)[1]
     status = graph_status(translator.model)  # broken: a capture failed and eager ran

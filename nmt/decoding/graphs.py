@@ -19,12 +19,15 @@ import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from nmt.decoding.beam import _first_step, beam_search
+from nmt.decoding.greedy import greedy_search
 from nmt.decoding.protocol import Decodable
 from nmt.decoding.static_beam import SearchBuffers, StaticStep, hypotheses, start, supports
 from nmt.decoding.types import Hypothesis, SearchOptions
@@ -70,6 +73,17 @@ def _copy_into(target: object, source: object) -> None:
             _copy_into(into, value)
 
 
+class _Key(NamedTuple):
+    """What a captured step depends on besides the buffers' contents."""
+
+    shape: tuple[int, int]  # the bucket: (sentences, source length)
+    options: SearchOptions
+    bos_id: int
+    eos_id: int
+    keep_attention: bool
+    weights: tuple[int, ...]  # `_weights`
+
+
 @dataclass
 class _Graph:
     """One captured step (`replay`) and the buffers it reads and writes."""
@@ -87,12 +101,13 @@ class GraphedBeamSearch:
     """
 
     def __init__(self, model: Decodable, use_graphs: bool = True) -> None:
-        self.model, self.use_graphs = model, use_graphs
-        self.graphs: OrderedDict[tuple, _Graph] = OrderedDict()
+        # a proxy: the runner (kept in a WeakKeyDictionary by model) must not keep it alive
+        self.model: Decodable = weakref.proxy(model)
+        self.use_graphs = use_graphs
+        self.graphs: OrderedDict[_Key, _Graph] = OrderedDict()
         self.broken = False
-        if use_graphs:
-            self.flags = torch.zeros(2, dtype=torch.bool).pin_memory()
-            self.events = [torch.cuda.Event(), torch.cuda.Event()]
+        self.flags: Tensor | None = None  # pinned stop flags and their events, made on first
+        self.events: list[torch.cuda.Event] = []  # replay on the model's device
 
     def __call__(
         self,
@@ -105,13 +120,19 @@ class GraphedBeamSearch:
     ) -> list[list[Hypothesis]]:
         """Hypotheses of a padded batch src (n, S) on CUDA, as `beam_search` returns them."""
         if not self.broken:
+            device = torch.cuda.device(src.device) if self.use_graphs else nullcontext()
             try:
-                return self._search(src, src_lengths, options, bos_id, eos_id, keep_attention)
+                with device:
+                    return self._search(src, src_lengths, options, bos_id, eos_id, keep_attention)
+            except torch.cuda.OutOfMemoryError:  # one large bucket: free the graphs, go on
+                logger.warning("out of GPU memory capturing a beam step; graphs dropped")
+                self.graphs.clear()
             except Exception:  # a driver or capture failure must not fail a translation
                 logger.exception("CUDA graph beam search failed; eager search from now on")
                 self.broken = True
                 self.graphs.clear()
-        return beam_search(self.model, src, src_lengths, options, bos_id, eos_id, keep_attention)
+        fallback = greedy_search if options.beam_size == options.n_best == 1 else beam_search
+        return fallback(self.model, src, src_lengths, options, bos_id, eos_id, keep_attention)
 
     def _search(
         self,
@@ -124,36 +145,31 @@ class GraphedBeamSearch:
     ) -> list[list[Hypothesis]]:
         shape = bucket(*src.shape)
         padded, lengths, alive = pad_batch(src, src_lengths, shape, self.model.pad_id, eos_id)
-        max_length = options.max_length(shape[1])  # the longest limit any batch here gets
-        key = (shape, max_length, options, bos_id, eos_id, keep_attention)
+        key = _Key(shape, options, bos_id, eos_id, keep_attention, _weights(self.model))
         entry = self.graphs.get(key)
         if entry is None:
-            entry = self._capture(key, padded, lengths, alive, options, bos_id, keep_attention)
+            entry = self._capture(key, padded, lengths, alive)
         self.graphs.move_to_end(key)
         self._begin(entry, padded, lengths, alive, options, bos_id)
         steps = self._replay(entry)
         return hypotheses(entry.buffers, steps, src.size(0), src_lengths.tolist(), options, eos_id)
 
     @torch.inference_mode()
-    def _capture(
-        self,
-        key: tuple,
-        padded: Tensor,
-        lengths: Tensor,
-        alive: Tensor,
-        options: SearchOptions,
-        bos_id: int,
-        keep_attention: bool,
-    ) -> _Graph:
-        steps = options.max_length(padded.size(1))  # every batch of the bucket fits
+    def _capture(self, key: _Key, padded: Tensor, lengths: Tensor, alive: Tensor) -> _Graph:
+        """Buffers for the key's bucket and its step, warmed up and captured."""
+        options, bos_id = key.options, key.bos_id
+        # the bucket's longest limit, so every batch fits; at least 2: the warm-up writes step 1
+        steps = max(2, options.max_length(padded.size(1)))
         out, state, buffers = start(
-            self.model, padded, lengths, options, bos_id, keep_attention, alive, steps
+            self.model, padded, lengths, options, bos_id, key.keep_attention, alive, steps
         )
-        step = StaticStep(self.model, options, bos_id, key[4], padded.device)
+        step = StaticStep(self.model, options, bos_id, key.eos_id, padded.device)
         step.buffers = buffers
         step.advance(out, state)
         replay: Callable[[], object] = step
-        if self.use_graphs:
+        if not self.use_graphs:
+            step()  # what the warm-up leaves in the buffers must not matter: `_begin` refills
+        else:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
@@ -208,6 +224,9 @@ class GraphedBeamSearch:
                 entry.replay()
                 steps += 1
             return steps
+        if self.flags is None:
+            self.flags = torch.zeros(2, dtype=torch.bool).pin_memory()
+            self.events = [torch.cuda.Event(), torch.cuda.Event()]
         flags, events = self.flags, self.events
         flags[0].copy_(buffers.alive.any(), non_blocking=True)
         events[0].record()
@@ -224,6 +243,13 @@ class GraphedBeamSearch:
             steps += 1
         torch.cuda.current_stream().synchronize()
         return steps
+
+
+def _weights(model: Decodable) -> tuple[int, ...]:
+    """Where the model's tensors live: a graph reads them by address, so new or moved
+    weights (a shortlist restricted later, a dtype change) need a new capture."""
+    tensors = getattr(model, "state_dict", dict)().values()
+    return tuple(tensor.data_ptr() for tensor in tensors)
 
 
 _RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -102,8 +102,8 @@ class SearchBuffers:
             state=state,
             memory=memory,
             step=torch.zeros((), dtype=torch.long, device=device),
-            limits=limits,
-            alive=alive,
+            limits=limits.clone(),  # owned: the steps edit them, the caller may reuse its own
+            alive=alive.clone(),
             total=total,
             kept=torch.full((n, n_best), NEG_INF, device=device),
             finished=torch.zeros(n, dtype=torch.long, device=device),
@@ -287,8 +287,8 @@ def hypotheses(
                 paths.append((hypothesis, path, src_lengths[i]))
                 if len(chosen) == options.n_best:
                     break
-        if not chosen:  # cannot happen: every sentence is force-ended at its limit
-            chosen.append(Hypothesis(tokens=[], score=NEG_INF, log_prob=NEG_INF))
+        if not chosen:  # every sentence is force-ended at its limit: a bug, never a result
+            raise RuntimeError(f"static beam search recorded no hypothesis for sentence {i}")
         found.append(chosen)
     if b.attention is not None and paths:
         _gather_attention(b.attention[:, :steps], paths)

@@ -9,7 +9,9 @@ and replays, with the step run eagerly; capturing and replaying a CUDA graph nee
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
+import weakref
 from functools import cache
 
 import pytest
@@ -17,6 +19,7 @@ import torch
 
 from nmt.decoding import beam_search, greedy_search
 from nmt.decoding.graphs import (
+    _RUNNERS,
     GraphedBeamSearch,
     bucket,
     graph_status,
@@ -179,3 +182,40 @@ def test_a_failing_step_falls_back_to_beam_search_for_good(
     again = runner(src, lengths, OPTIONS, 2, 3, False)
     assert_same(beam_search(model, src, lengths, OPTIONS), again)
     assert caplog.text == ""  # not retried
+
+
+RUNNER_OPTIONS = [
+    dataclasses.replace(OPTIONS, max_length_a=0.0, max_length_b=0.25),  # every limit is 1
+    dataclasses.replace(OPTIONS, max_length_a=0.0, max_length_b=0.1),  # buckets of one step
+    dataclasses.replace(OPTIONS, max_length_a=1.0, max_length_b=0.5, n_best=2),
+    dataclasses.replace(OPTIONS, beam_size=1, length_penalty=0.0),
+    dataclasses.replace(OPTIONS, beam_size=1, min_length=2),
+]
+
+
+@pytest.mark.parametrize(("rnn_type", "coverage", "copy"), VARIANTS)
+@pytest.mark.parametrize("options", RUNNER_OPTIONS)
+def test_runner_matches_from_the_capturing_call_on_through_reused_buckets(
+    rnn_type: str, coverage: bool, copy: bool, options: SearchOptions
+) -> None:
+    """Every call compared, the first (which captures, and warms up on the buffers) too;
+    the bucket of 8 sentences is then reused by 2 and by 3 real sentences."""
+    model = _model(rnn_type, coverage, copy)
+    runner = GraphedBeamSearch(model, use_graphs=False)
+    plain = greedy_search if options.beam_size == options.n_best == 1 else beam_search
+    for sources in (SOURCES, SOURCES[:2], SOURCES[1:]):
+        src, lengths = fakes.pad_batch(sources)
+        expected = plain(model, src, lengths, options)
+        assert_same(expected, runner(src, lengths, options, fakes.BOS, fakes.EOS, False))
+    assert len(runner.graphs) == 1 and not runner.broken
+
+
+def test_a_runner_does_not_keep_its_model_alive() -> None:
+    model = _model("gru", False, False)
+    src, lengths = fakes.pad_batch(SOURCES)
+    _RUNNERS[model] = runner = GraphedBeamSearch(model, use_graphs=False)
+    runner(src, lengths, OPTIONS, fakes.BOS, fakes.EOS, True)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None and len(_RUNNERS) == 0
