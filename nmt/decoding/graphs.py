@@ -106,8 +106,7 @@ class GraphedBeamSearch:
         self.use_graphs = use_graphs
         self.graphs: OrderedDict[_Key, _Graph] = OrderedDict()
         self.broken = False
-        self.flags: Tensor | None = None  # pinned stop flags and their events, made on first
-        self.events: list[torch.cuda.Event] = []  # replay on the model's device
+        self.stop_flags: StopFlags | None = None  # made on the first replay, on its device
 
     def __call__(
         self,
@@ -215,34 +214,51 @@ class GraphedBeamSearch:
 
     @torch.inference_mode()
     def _replay(self, entry: _Graph) -> int:
-        """Replay steps until every sentence is done; the number of steps taken."""
+        """Replay steps until every sentence is done; the number of steps taken (at most
+        one more than needed: the stop test reads the flag of two steps back)."""
         buffers = entry.buffers
-        limit = buffers.parents.size(1)
-        if not self.use_graphs:
-            steps = 1
-            while steps < limit and bool(buffers.alive.any()):
-                entry.replay()
-                steps += 1
-            return steps
-        if self.flags is None:
-            self.flags = torch.zeros(2, dtype=torch.bool).pin_memory()
-            self.events = [torch.cuda.Event(), torch.cuda.Event()]
-        flags, events = self.flags, self.events
-        flags[0].copy_(buffers.alive.any(), non_blocking=True)
-        events[0].record()
+        if self.stop_flags is None:
+            self.stop_flags = StopFlags(on_cuda=self.use_graphs)
+        flags = self.stop_flags
+        flags.record(0, buffers.alive)
         steps = 1
-        while steps < limit:
-            if steps >= 2:  # the flag written after step steps - 2: the host never waits
-                slot = (steps - 2) % 2  # for the step it just launched
-                events[slot].synchronize()
-                if not bool(flags[slot]):
-                    break
+        while steps < buffers.parents.size(1):
+            if steps >= 2 and not flags.any_alive(steps - 2):
+                break
             entry.replay()
-            flags[steps % 2].copy_(buffers.alive.any(), non_blocking=True)
-            events[steps % 2].record()
+            flags.record(steps, buffers.alive)
             steps += 1
-        torch.cuda.current_stream().synchronize()
+        if self.use_graphs:
+            torch.cuda.current_stream().synchronize()
         return steps
+
+
+class StopFlags:
+    """Whether any sentence is alive after each step, for the host to read two steps later.
+
+    On CUDA the flags are copied to pinned memory behind the step and an event marks each
+    copy, so reading step t's flag waits for step t only, while step t + 1 runs: the host
+    never waits for the step it has just launched. On a CPU they are plain copies.
+    """
+
+    def __init__(self, on_cuda: bool) -> None:
+        self.flags = torch.zeros(2, dtype=torch.bool)
+        self.events: list[torch.cuda.Event] = []
+        if on_cuda:
+            self.flags = self.flags.pin_memory()
+            self.events = [torch.cuda.Event(), torch.cuda.Event()]
+
+    def record(self, step: int, alive: Tensor) -> None:
+        """Note whether any of alive (n,) is set after `step`."""
+        self.flags[step % 2].copy_(alive.any(), non_blocking=bool(self.events))
+        if self.events:
+            self.events[step % 2].record()
+
+    def any_alive(self, step: int) -> bool:
+        """The note of `step` (recorded at most two steps ago)."""
+        if self.events:
+            self.events[step % 2].synchronize()
+        return bool(self.flags[step % 2])
 
 
 def _weights(model: Decodable) -> tuple[int, ...]:

@@ -219,3 +219,23 @@ def test_a_runner_does_not_keep_its_model_alive() -> None:
     del model
     gc.collect()
     assert alive() is None and len(_RUNNERS) == 0
+
+
+def test_the_runner_stops_at_most_one_step_after_beam_search_does() -> None:
+    translator = _shipped(True)
+    model = translator.model
+    src, lengths = _encoded(translator, SENTENCES)
+    options = dataclasses.replace(translator.default_options, beam_size=5)
+    steps: list[int] = []
+    plain_step = model.decode_step
+    model.decode_step = lambda *args: steps.append(1) or plain_step(*args)
+    try:
+        beam_search(model, src, lengths, options)
+    finally:
+        del model.decode_step
+    runner = GraphedBeamSearch(model, use_graphs=False)
+    runner(src, lengths, options, 2, 3, False)
+    [entry] = runner.graphs.values()
+    taken = int(entry.buffers.step)  # steps the last batch ran (the stop flag lags one)
+    assert len(steps) <= taken <= len(steps) + 1
+    assert taken < entry.buffers.parents.size(1)  # it stopped before its buffers' limit
