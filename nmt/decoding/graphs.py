@@ -7,8 +7,9 @@ launch instead of ~170 kernel launches from Python (docs/RESULTS.md, the H200 di
 Batches are padded to a bucket (sentences to a power of two, source length to a multiple
 of 8; padding sentences start finished) so a few graphs serve a whole test set, and the
 stopping test is read one step late from pinned memory, so the host never waits for
-the step it just launched. Any failure to capture or replay falls back to `beam_search`
-for that batch and turns the graphs off for the model (logged once).
+the step it just launched. A failure to capture or replay falls back to `beam_search`
+(or `greedy_search`) for that batch and turns the graphs off for the model (logged once);
+running out of GPU memory only drops the captured graphs.
 Follows PyTorch's CUDA graph recipe (torch.cuda.graphs: warm-up on a side stream,
 capture, then refill the static inputs and replay).
 """
