@@ -238,7 +238,7 @@ def evaluate(
     results["output_vocabulary"] = translator.description.output_vocabulary
     hyps_dir.mkdir(parents=True, exist_ok=True)
     model_only = decode_speed.ModelOnly(translator)
-    results["cuda_graphs"] = translator.device.type == "cuda"
+    results["graph_search"] = translator.device.type == "cuda"  # search's choice there
     for beam in beams:
         options = dataclasses.replace(base, beam_size=beam, n_best=1)
         timings = (

@@ -188,8 +188,7 @@ def bundle(run: Any, trained: ours.Trained | None, directory: Path) -> dict[str,
     extra = {"trained_by": "bench/gpu/run.py", "forward_path": trained.path}
     ours.save_trained(trained, directory, extra)
     if trained.snapshot is not None:  # evaluated, not sent back
-        extra |= {"snapshot_steps": trained.snapshot_steps}
-        extra |= {"snapshot_seconds": trained.snapshot_seconds}
+        extra |= {"step": trained.snapshot_steps, "train_seconds": trained.snapshot_seconds}
         ours.save_trained(trained, snapshot_dir(directory), extra, trained.snapshot)
     archive = kit.tar_directory(directory, directory.parent / f"{directory.name}.tar")
     taken = len([p for p in run.args.out.iterdir() if p.is_file()]) + 1  # + ours-hyps.tgz
