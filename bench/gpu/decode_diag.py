@@ -2,12 +2,15 @@
 """Where beam-search decoding time goes on a GPU (issue 14's second device call, 2026-11-30).
 
     python3 bench/gpu/decode_diag.py --bundle DIR --data DIR [--limit N] [--budget SECONDS]
+        [--repeats N] [--graphs]
 
 Writes OUT/diag.json (and profile_cpu.txt / profile_cuda.txt): sentences/s over the split's
 test lines at batch 64 through the text boundary and the model path alone, greedy, float32
 against bf16 autocast, batch 256 and 1024; `decode_step` alone on 64 sentences x 5 beams,
 eager against one captured CUDA graph; and a torch.profiler count of kernel launches,
 copies and host syncs per beam step. On a CPU the same runs without the graph section.
+The searches are the eager ones it diagnosed (`beam_search`/`greedy_search`): on CUDA the
+graph-replayed search (nmt.decoding.graphs) is turned off unless --graphs is given.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from typing import Any
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
 import decode_speed  # noqa: E402
 import torch  # noqa: E402
+from torch.autograd import DeviceType  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 from nmt.data.dataset import read_split_text  # noqa: E402
 from nmt.decoding import beam as beam_module  # noqa: E402
+from nmt.decoding.graphs import set_cuda_graphs  # noqa: E402
 from nmt.translator import NeuralTranslator, load_translator  # noqa: E402
 
 PROFILED_OPS = (
@@ -57,6 +62,8 @@ class Diagnosis:
             args.bundle, device=self.device, shortlist=False
         )
         self.model = self.translator.model
+        set_cuda_graphs(self.model, args.graphs)
+        self.repeats = args.repeats
         self.sources = read_split_text(args.data, "test")[0][: args.limit or None]
         self.out, self.budget, self.started = args.out, args.budget, time.monotonic()
         base = decode_speed.search_options(self.translator.info)
@@ -155,14 +162,14 @@ class Diagnosis:
         )
         return out.log_probs.argmax(-1), state, memory
 
-    def per_step(self, action: Callable[[], Any], repeats: int = 200) -> float:
+    def per_step(self, action: Callable[[], Any]) -> float:
         """Milliseconds per call of action, the device synchronised around the loop."""
         self.sync()
         started = time.perf_counter()
-        for _ in range(repeats):
+        for _ in range(self.repeats):
             action()
         self.sync()
-        return round((time.perf_counter() - started) / repeats * 1e3, 4)
+        return round((time.perf_counter() - started) / self.repeats * 1e3, 4)
 
     def decode_step_micro(self) -> dict[str, Any]:
         """decode_step eager against one captured CUDA graph of it; bookkeeping alone."""
@@ -227,7 +234,9 @@ class Diagnosis:
             for event in averages
             if event.key in PROFILED_OPS
         }
-        device_ms = sum(getattr(event, "self_device_time_total", 0) for event in averages) / 1e3
+        # kernels only: an op's row repeats the device time of the kernels it launched
+        kernels = [e for e in averages if e.device_type == DeviceType.CUDA]
+        device_ms = sum(e.self_device_time_total for e in kernels) / 1e3
         return {
             "sentences": len(subset),
             "decode_steps": self.steps,
@@ -237,14 +246,17 @@ class Diagnosis:
         }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run every section within the budget; OUT/diag.json after each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="manifest.json and test.*")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "OUT")))
     parser.add_argument("--limit", type=int, default=0, help="first N test lines (0: all)")
     parser.add_argument("--budget", type=float, default=170.0, help="no section starts after")
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=200, help="calls per micro-benchmark")
+    parser.add_argument("--graphs", action="store_true", help="keep the CUDA graph search on")
+    args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     diagnosis = Diagnosis(args)
     for name, model_only, beam5, batch, bf16 in (

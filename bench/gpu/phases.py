@@ -160,6 +160,8 @@ def train(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> di
     figures: dict[str, Any] = {"path": trained.path, "continued_from_seconds": trained.seconds}
     peer_seconds = run.args.snapshot_at
     if peer_seconds is None:
+        peer_seconds = plan.snapshot_at
+    if peer_seconds is None:
         peer_seconds = _get(run.results.get("peer"), "train", "seconds_at_last_report")
     if peer_seconds is not None and trained.seconds >= peer_seconds:  # past it already
         trained.keep_snapshot(trained.seconds, trained.steps)
@@ -274,6 +276,10 @@ def headline(results: dict[str, Any]) -> None:
         ours_decode_sent_per_s_steady=_get(
             mine, "evaluate", "beam5", "steady_sentences_per_second"
         ),
+        ours_decode_graphs=_get(mine, "evaluate", "beam5", "cuda_graphs"),
+        ours_decode_lines_differing=_get(
+            mine, "evaluate", "beam5", "graphed_vs_eager_lines_differing"
+        ),
         ours_test_bleu_multi=_get(mine, "evaluate", "beam5", "multi_ref", "bleu"),
         ours_test_bleu_single=_get(mine, "evaluate", "beam5", "single_ref", "bleu"),
         ours_test_chrf_multi=_get(mine, "evaluate", "beam5", "multi_ref", "chrf"),
@@ -307,6 +313,7 @@ def summary(results: dict[str, Any]) -> str:
     keys = ("device", "peer_tokens_per_s", "ours_plain_tokens_per_s", "ours_compiled_tokens_per_s")
     keys += ("ours_tokens_per_s", "ours_tokens_per_s_incl_compile")
     keys += ("peer_decode_sent_per_s", "ours_decode_sent_per_s", "ours_decode_sent_per_s_eager")
+    keys += ("ours_decode_graphs", "ours_decode_lines_differing")
     keys += ("ours_test_bleu_multi", "ours_test_bleu_multi_at_peer_time", "peer_train_seconds")
     keys += ("peer_test_bleu_multi", "train_seconds", "ours_train_path", "wall_seconds")
     rows += [f"{key}: {results.get(key)}" for key in keys]

@@ -60,11 +60,13 @@ class Plan:
     backend: str = "inductor"
     peer_cpu: bool = False
     peer_batch: int | None = None
+    snapshot_at: float | None = None  # None: the peer's training time (its last report)
 
 
 PLANS = {
-    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 60, 540),
-    "smoke": Plan(20, 120, 64, 3, 20, 20, 5, 64, 30, 280),
+    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 60, 520),
+    # 20 peer steps give no report (it reports every 50): snapshot at 1 s to exercise it
+    "smoke": Plan(20, 120, 64, 3, 20, 20, 5, 64, 30, 280, snapshot_at=1.0),
     "dry-run": Plan(4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, "aot_eager", True, 512),
 }
 

@@ -161,6 +161,7 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     assert beam5["eager_sentences_per_second"] > 0 and beam5["steady_sentences_per_second"] > 0
     assert beam5["graphed_vs_eager_lines_differing"] == 0  # on CPU both are the eager search
     assert beam5["cuda_graphs"] == {"disabled": False, "captured": 0, "broken": False}
+    assert "ours_decode_lines_differing: 0" in done.stdout  # the console summary shows it
     # --snapshot-at 0: the weights as the train phase found them were kept and scored
     train = results["ours"]["train"]
     assert train["snapshot"]["steps"] == train["total_steps"] - train.get("steps", 0)
@@ -209,3 +210,26 @@ def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enoug
     train["seconds"] = phases.STEADY_SECONDS - 1  # too short to be past the graph recordings
     phases.headline(results)
     assert results["ours_tokens_per_s"] == 160_000.0 and results["ours_train_tokens_per_s"] is None
+
+
+def test_decode_diagnosis_runs_every_section_on_cpu(
+    prepared_dir: Path, shipped_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "diag"
+    command = [sys.executable, str(GPU_BENCH / "decode_diag.py")]
+    command += ["--bundle", str(shipped_model_dir), "--data", str(prepared_dir)]
+    command += ["--out", str(out), "--limit", "8", "--repeats", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    diag = json.loads((out / "diag.json").read_text())
+    sections = diag["sections"]
+    assert diag["lines"] == 8 and diag["device"]
+    for name in ("text_b5_bs64", "model_b5_bs64", "model_b1_bs64", "model_b5_bs256"):
+        assert sections[name]["sent_per_s"] > 0
+        assert sections[name]["decode_step_calls_incl_warmup"] > 0
+    assert sections["decode_step_micro"]["eager_ms_per_step"] > 0  # no graph section on a CPU
+    assert "graph_ms_per_step" not in sections["decode_step_micro"]
+    assert sections["profile_b5"]["decode_steps"] > 0
+    assert sections["profile_b5"]["self_device_ms_total"] == 0  # no kernels on a CPU
+    assert (out / "profile_cpu.txt").read_text().strip()
