@@ -21,18 +21,25 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from nmt.decoding.beam import _first_step, beam_search
+from nmt.decoding.constraints import max_lengths
 from nmt.decoding.greedy import greedy_search
 from nmt.decoding.protocol import Decodable
-from nmt.decoding.static_beam import SearchBuffers, StaticStep, hypotheses, start, supports
+from nmt.decoding.static_beam import (
+    SearchBuffers,
+    StaticStep,
+    copy_fields,
+    hypotheses,
+    start,
+    supports,
+)
 from nmt.decoding.types import Hypothesis, SearchOptions
-from nmt.model.state import DecoderState, EncoderMemory
 
 logger = logging.getLogger(__name__)
 
@@ -62,16 +69,6 @@ def pad_batch(src: Tensor, src_lengths: Tensor, shape: tuple[int, int], pad_id: 
     alive = torch.zeros(rows, dtype=torch.bool, device=src.device)
     alive[:n] = True
     return padded, lengths, alive
-
-
-def _copy_into(target: object, source: object) -> None:
-    """Copy every tensor field of a dataclass (DecoderState, EncoderMemory, SearchBuffers)."""
-    for field in fields(target):  # type: ignore[arg-type]
-        into, value = getattr(target, field.name), getattr(source, field.name)
-        if isinstance(into, Tensor):
-            into.copy_(value)
-        elif isinstance(into, DecoderState | EncoderMemory):
-            _copy_into(into, value)
 
 
 class _Key(NamedTuple):
@@ -199,12 +196,9 @@ class GraphedBeamSearch:
         k = max(options.beam_size, options.n_best)
         out, state, memory = _first_step(self.model, padded, lengths, k, bos_id)
         buffers = entry.buffers
-        _copy_into(buffers.memory, memory)
-        _copy_into(buffers.state, state)
-        limits = torch.tensor(
-            [options.max_length(int(n)) for n in lengths.tolist()], device=padded.device
-        )
-        buffers.limits.copy_(limits)
+        copy_fields(buffers.memory, memory)
+        copy_fields(buffers.state, state)
+        buffers.limits.copy_(max_lengths(lengths, options, padded.device))
         buffers.alive.copy_(alive)
         buffers.step.zero_()
         buffers.total.fill_(float("-inf"))

@@ -3,7 +3,7 @@
 `beam_search` (nmt.decoding.beam) shrinks its batch as sentences finish and moves finished
 hypotheses to the host as they appear, so each step runs a few dozen small ops of
 different shapes and several host syncs. On a GPU that made beam-5 decoding host-bound:
-on an H200 a step cost ~5.9 ms of host time against ~0.8 ms of device work, and one
+on an H200 a step cost ~6 ms of host time against ~0.4 ms of device work, and one
 captured CUDA graph of the decoder step ran in 0.22 ms instead of 1.30 ms eager
 (docs/RESULTS.md, 2026-11-30). Here:
 
@@ -15,7 +15,7 @@ captured CUDA graph of the decoder step ran in 0.22 ms instead of 1.30 ms eager
   the hypotheses are rebuilt on the host once, after the search;
 - the stopping test is read one step late through pinned memory: no host sync per step.
 
-So one step is a fixed sequence of tensor ops that `StaticStepRunner` can replay as one
+So one step is a fixed sequence of tensor ops that `GraphedBeamSearch` can replay as one
 CUDA graph (nmt.decoding.graphs). The search rules are `beam_search`'s: the same
 candidates, the same finishing and stopping rules, the same pool order, so the same
 hypotheses (tests/decoding/test_static_beam.py checks it against `beam_search`).
@@ -126,11 +126,15 @@ def _write_step(buffer: Tensor, step: Tensor, value: Tensor) -> None:
     buffer.index_copy_(1, step.view(1), value.unsqueeze(1))
 
 
-def _copy_state(into: DecoderState, source: DecoderState) -> None:
-    for field in fields(DecoderState):
-        target = getattr(into, field.name)
-        if target is not None:
-            target.copy_(getattr(source, field.name))
+def copy_fields(target: object, source: object) -> None:
+    """Copy every tensor field of a dataclass into `target`'s tensors, in place (nested
+    DecoderState / EncoderMemory too; None fields are skipped)."""
+    for field in fields(target):  # type: ignore[arg-type]
+        into, value = getattr(target, field.name), getattr(source, field.name)
+        if isinstance(into, Tensor):
+            into.copy_(value)
+        elif isinstance(into, DecoderState | EncoderMemory):
+            copy_fields(into, value)
 
 
 class StaticStep:
@@ -206,7 +210,7 @@ class StaticStep:
         _write_step(b.parents, b.step, rows)
         _write_step(b.tokens, b.step, tokens)
         _write_step(b.token_log_probs, b.step, log_probs[rows, tokens])
-        _copy_state(b.state, state.index_select(rows))
+        copy_fields(b.state, state.index_select(rows))
         b.prev.copy_(tokens)
         b.step.add_(1)
 
