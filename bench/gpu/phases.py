@@ -38,8 +38,9 @@ STEADY_SECONDS = 60.0
 
 
 def run_all(run: Any) -> None:
-    """peer, ours_plain, ours_compiled, train, bundle, evaluate; then the headline keys."""
-    results = run.results
+    """peer, ours_plain, ours_compiled, ours_steady, ours_at_peer_time, train, bundle,
+    evaluate; then the headline keys (run.py's docstring says what each phase does)."""
+    results, args = run.results, run.args
     results["device"] = decode_speed.device_name("cuda" if torch.cuda.is_available() else "cpu")
     results["versions"] = versions()
     run.on_write = headline  # the top-level figures stay current if the run is cut short
@@ -50,10 +51,22 @@ def run_all(run: Any) -> None:
     for path in PATHS:
         results["ours"][path] = run.phase(f"ours_{path}", lambda p=path: measure(run, p, models))
     held = {"model": pick_winner(models, results)}
-    results["ours"]["train"] = run.phase("train", lambda: train(run, held, models))
-    bundle_dir = Path(tempfile.mkdtemp(prefix="nmt-gpu-bundle-")) / f"{run.args.config}-gpu"
+    hyps = Path(tempfile.mkdtemp(prefix="nmt-gpu-hyps-"))
+    compiled = getattr(held["model"], "path", "plain") == "compiled"
+    if not args.one_model:  # the peer's shape on to its steady rate, then evaluated
+        results["ours"]["steady"] = run.phase("ours_steady", lambda: steady(run, held, models))
+        results["ours"]["at_peer_time"] = run.phase(
+            "ours_at_peer_time", lambda: evaluate_at_peer_time(run, held["model"], hyps)
+        )
+        held["model"] = None  # the BLEU model starts from scratch
+        _free(models, None)
+    results["ours"]["train"] = run.phase(
+        "train", lambda: train(run, held, models, args.train_config, args.train_set, compiled)
+    )
+    bundle_dir = Path(tempfile.mkdtemp(prefix="nmt-gpu-bundle-")) / f"{args.train_config}-gpu"
     results["ours"]["bundle"] = run.phase("bundle", lambda: bundle(run, held["model"], bundle_dir))
-    results["ours"]["evaluate"] = run.phase("evaluate", lambda: evaluate(run, bundle_dir))
+    results["ours"]["evaluate"] = run.phase("evaluate", lambda: evaluate(run, bundle_dir, hyps))
+    pack_hypotheses(hyps, args.out / "ours-hyps.tgz")
 
 
 def versions() -> dict[str, Any]:
@@ -141,28 +154,105 @@ def _free(models: dict[str, ours.Trained], keep: ours.Trained | None) -> None:
         torch.cuda.empty_cache()
 
 
-def train(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> dict[str, Any]:
+def _snapshot_time(run: Any) -> float | None:
+    """Training seconds at which the weights are kept: --snapshot-at, the plan's, the peer's."""
+    for candidate in (run.args.snapshot_at, run.args.plan.snapshot_at):
+        if candidate is not None:
+            return float(candidate)
+    return _get(run.results.get("peer"), "train", "seconds_at_last_report")
+
+
+def _totals(trained: ours.Trained) -> dict[str, Any]:
+    return {
+        "total_steps": trained.steps,
+        "total_seconds": round(trained.seconds, 1),
+        "total_tokens": trained.tokens,
+    }
+
+
+def steady(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> dict[str, Any]:
+    """The measured model (the peer's shape) trained on at its constant learning rate for
+    plan.steady_seconds, or up to the peer's training time if that is longer: the steady
+    tokens/s, past the CUDA graph recordings of the 30-s windows. The weights are kept
+    (`trained.snapshot`) when the training time reaches the peer's."""
+    trained: ours.Trained | None = held["model"]
+    if trained is None:
+        raise RuntimeError("no measured model (both measurements failed)")
+    _free(models, trained)
+    plan, peer_seconds = run.args.plan, _snapshot_time(run)
+    if peer_seconds is not None and trained.seconds >= peer_seconds:  # past it already
+        trained.keep_snapshot(trained.seconds, trained.steps)
+    seconds = max(plan.steady_seconds, (peer_seconds or 0.0) - trained.seconds)
+    seconds = min(seconds, run.left() - 3 * plan.eval_reserve)
+    figures: dict[str, Any] = {"path": trained.path, "continued_from_seconds": trained.seconds}
+    if seconds > 1.0:
+        figures.update(ours.train_on(trained, seconds, 1.0, 0, peer_seconds))
+    else:
+        figures["note"] = f"no time left to train on ({seconds:.0f} s)"
+    if trained.snapshot is None:  # the peer's time was not reached: the weights as they are
+        trained.keep_snapshot(trained.seconds, trained.steps)
+    figures["snapshot"] = {
+        "wanted_seconds": peer_seconds,
+        "seconds": trained.snapshot_seconds,
+        "steps": trained.snapshot_steps,
+    }
+    return {**figures, **_totals(trained)}
+
+
+def evaluate_at_peer_time(run: Any, trained: ours.Trained | None, hyps: Path) -> dict[str, Any]:
+    """The peer's shape at the peer's training time, evaluated as the peer's model is:
+    decoding speed (graph search, eager, text boundary) and test scores. Not sent back."""
+    if trained is None or trained.snapshot is None:
+        raise RuntimeError("no weights at the peer's time (the ours_steady phase failed)")
+    directory = Path(tempfile.mkdtemp(prefix="nmt-gpu-peer-time-")) / f"{run.args.config}-gpu"
+    extra = {"trained_by": "bench/gpu/run.py", "forward_path": trained.path}
+    extra |= {"step": trained.snapshot_steps, "train_seconds": trained.snapshot_seconds}
+    ours.save_trained(trained, directory, extra, trained.snapshot)
+    try:
+        results = ours.evaluate(
+            directory,
+            run.args.data,
+            "auto",
+            BEAMS,
+            EVAL_BATCH,
+            run.args.plan.eval_limit,
+            hyps / "at-peer-time",
+        )
+    finally:
+        shutil.rmtree(directory.parent, ignore_errors=True)
+    results["steps"], results["seconds"] = trained.snapshot_steps, trained.snapshot_seconds
+    return results
+
+
+def train(
+    run: Any,
+    held: dict[str, Any],
+    models: dict[str, ours.Trained],
+    config: str,
+    overrides: list[str],
+    compiled: bool,
+) -> dict[str, Any]:
     """Train held["model"] on until plan.train_seconds in all (less near the deadline).
 
-    Without a measured model (both measurements failed) a plain one starts from scratch.
+    Without one (the BLEU model of another preset, or both measurements failed) a fresh
+    `config` model starts, on the compiled path if `compiled`, with its preset's warm-up.
     """
     plan, args = run.args.plan, run.args
     warmup_steps = 0
     trained = held["model"]
-    if trained is None:  # neither measurement ran: start a plain model from scratch
+    if trained is None:
         _, trained = ours.measure(
-            args.config, args.data, args.set, "auto", False, _settings(run), 0, 0.0, 0
+            config, args.data, overrides, "auto", compiled, _settings(run), 0, 0.0, 0
         )
-        models["plain"] = held["model"] = trained
-        warmup_steps = 100
+        models[trained.path] = held["model"] = trained
+        warmup_steps = trained.setup.config.train.warmup_steps or 100
     _free(models, trained)
     seconds = min(plan.train_seconds - trained.seconds, run.left() - plan.eval_reserve)
-    figures: dict[str, Any] = {"path": trained.path, "continued_from_seconds": trained.seconds}
-    peer_seconds = run.args.snapshot_at
-    if peer_seconds is None:
-        peer_seconds = plan.snapshot_at
-    if peer_seconds is None:
-        peer_seconds = _get(run.results.get("peer"), "train", "seconds_at_last_report")
+    figures: dict[str, Any] = {"config": config, "path": trained.path}
+    figures["continued_from_seconds"] = trained.seconds
+    figures["parameters"] = sum(p.numel() for p in trained.setup.model.parameters())
+    figures["lr_warmup_steps"] = warmup_steps
+    peer_seconds = _snapshot_time(run) if args.one_model else None
     if peer_seconds is not None and trained.seconds >= peer_seconds:  # past it already
         trained.keep_snapshot(trained.seconds, trained.steps)
     if seconds > 1.0:
@@ -177,10 +267,7 @@ def train(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> di
             "seconds": trained.snapshot_seconds,
             "steps": trained.snapshot_steps,
         }
-    figures["total_steps"] = trained.steps
-    figures["total_seconds"] = round(trained.seconds, 1)
-    figures["total_tokens"] = trained.tokens
-    return figures
+    return {**figures, **_totals(trained)}
 
 
 def bundle(run: Any, trained: ours.Trained | None, directory: Path) -> dict[str, Any]:
@@ -199,24 +286,33 @@ def bundle(run: Any, trained: ours.Trained | None, directory: Path) -> dict[str,
     return {"directory": directory.name, **split}
 
 
-def evaluate(run: Any, bundle_dir: Path) -> dict[str, Any]:
-    """Translate and score the test lines with the saved bundle; hypotheses to OUT."""
+def evaluate(run: Any, bundle_dir: Path, hyps: Path) -> dict[str, Any]:
+    """Translate and score the test lines with the saved bundle; hypotheses under `hyps`.
+
+    Decoding is timed in full only for the peer's shape (one-model layout); another
+    preset's speed is the scored text-boundary pass's."""
     if not (bundle_dir / "metadata.json").is_file():
         raise RuntimeError("no bundle to evaluate (the bundle phase failed)")
-    hyps, limit = bundle_dir.parent / "hyps", run.args.plan.eval_limit
-    results = ours.evaluate(bundle_dir, run.args.data, "auto", BEAMS, EVAL_BATCH, limit, hyps)
+    args, limit = run.args, run.args.plan.eval_limit
+    results = ours.evaluate(
+        bundle_dir, args.data, "auto", BEAMS, EVAL_BATCH, limit, hyps / "final", args.one_model
+    )
     snapshot = snapshot_dir(bundle_dir)
     if (snapshot / "metadata.json").is_file():  # the weights at the peer's training time
-        at_peer = hyps / "at-peer-time"
         results["at_peer_time"] = ours.evaluate(
-            snapshot, run.args.data, "auto", (5,), EVAL_BATCH, limit, at_peer, timed=False
+            snapshot, args.data, "auto", (5,), EVAL_BATCH, limit, hyps / "at-peer-time", False
         )
-    with tarfile.open(run.args.out / "ours-hyps.tgz", "w:gz") as tar:
+    shutil.rmtree(bundle_dir.parent, ignore_errors=True)
+    return results
+
+
+def pack_hypotheses(hyps: Path, archive: Path) -> None:
+    """Every hypothesis file written under `hyps` into one .tgz (one of the files sent back)."""
+    with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(hyps.rglob("*")):
             if path.is_file():
                 tar.add(path, arcname=str(path.relative_to(hyps)))
-    shutil.rmtree(bundle_dir.parent, ignore_errors=True)
-    return results
+    shutil.rmtree(hyps, ignore_errors=True)
 
 
 def snapshot_dir(bundle_dir: Path) -> Path:
@@ -237,17 +333,26 @@ def _ratio(top: Any, bottom: Any) -> float | None:
 
 
 def headline(results: dict[str, Any]) -> None:
-    """Copy the figures the issue asks for to the top level of the JSON."""
+    """Copy the figures the issue asks for to the top level of the JSON.
+
+    The side-by-side figures (tokens/s, decoding speed, scores at the peer's training time)
+    are the peer's shape's: `ours.steady` and `ours.at_peer_time` when the BLEU model is
+    another preset, else the measured model's `train` and `evaluate`. `ours_test_bleu_*`,
+    `train_seconds` and `train_steps` are the BLEU model's (`ours.train`, `ours.evaluate`)."""
     peer_result, mine = results.get("peer"), results.get("ours") or {}
     if isinstance(results.get("versions"), dict):
         results["versions"]["onmt"] = _get(peer_result, "onmt_version")
+    two_models = "steady" in mine
+    same_shape = mine.get("steady") if two_models else mine.get("train")
+    decoded = mine.get("at_peer_time") if two_models else mine.get("evaluate")
+    at_peer = decoded if two_models else _get(decoded, "at_peer_time")
     rates = [_get(mine, path, "tokens_per_second") for path in PATHS]
     window = max((r for r in rates if r), default=None)
-    steady = _get(mine, "train", "tokens_per_second")
-    if (_get(mine, "train", "seconds") or 0) < STEADY_SECONDS:
-        steady = None
-    total_tokens = _get(mine, "train", "total_tokens")
-    total_seconds = _get(mine, "train", "total_seconds")
+    steady_rate = _get(same_shape, "tokens_per_second")
+    if (_get(same_shape, "seconds") or 0) < STEADY_SECONDS:
+        steady_rate = None
+    total_tokens = _get(same_shape, "total_tokens")
+    total_seconds = _get(same_shape, "total_seconds")
     results.update(
         peer_tokens_per_s=_get(peer_result, "train", "tokens_per_s"),
         peer_decode_sent_per_s=_get(peer_result, "beam5", "sentences_per_second"),
@@ -255,46 +360,42 @@ def headline(results: dict[str, Any]) -> None:
         peer_test_bleu_multi=_get(peer_result, "beam5", "multi_ref", "bleu"),
         peer_train_steps=_get(peer_result, "train", "last_step"),
         peer_gpu_busy_percent=_get(peer_result, "gpu_busy_percent"),
+        peer_train_seconds=_get(peer_result, "train", "seconds_at_last_report"),
         ours_plain_tokens_per_s=rates[0],
         ours_compiled_tokens_per_s=rates[1],
         ours_window_tokens_per_s=window,
-        ours_train_tokens_per_s=steady,
-        ours_tokens_per_s=steady or window,
+        ours_train_tokens_per_s=steady_rate,
+        ours_tokens_per_s=steady_rate or window,
         ours_tokens_per_s_incl_compile=(
             round(total_tokens / total_seconds, 1) if total_tokens and total_seconds else None
         ),
+        ours_train_gpu_busy_percent=_get(same_shape, "gpu_busy_percent"),
+        ours_decode_sent_per_s=_get(decoded, "beam5", "sentences_per_second"),
+        ours_decode_sent_per_s_beam1=_get(decoded, "beam1", "sentences_per_second"),
+        ours_decode_sent_per_s_text=_get(decoded, "beam5", "text_boundary_sentences_per_second"),
+        ours_decode_sent_per_s_eager=_get(decoded, "beam5", "eager_sentences_per_second"),
+        ours_decode_sent_per_s_steady=_get(decoded, "beam5", "steady_sentences_per_second"),
+        ours_decode_graphs=_get(decoded, "beam5", "cuda_graphs"),
+        ours_decode_lines_differing=_get(decoded, "beam5", "graphed_vs_eager_lines_differing"),
+        ours_test_bleu_multi_at_peer_time=_get(at_peer, "beam5", "multi_ref", "bleu"),
+        ours_test_bleu_single_at_peer_time=_get(at_peer, "beam5", "single_ref", "bleu"),
+        ours_test_chrf_multi_at_peer_time=_get(at_peer, "beam5", "multi_ref", "chrf"),
+        ours_snapshot_seconds=(
+            _get(at_peer, "seconds") if two_models else _get(mine, "train", "snapshot", "seconds")
+        ),
+        ours_train_config=_get(mine, "train", "config"),
         ours_train_path=_get(mine, "train", "path"),
+        ours_train_parameters=_get(mine, "train", "parameters"),
+        ours_bleu_model_tokens_per_s=_get(mine, "train", "tokens_per_second"),
         train_seconds=_get(mine, "train", "total_seconds"),
         train_steps=_get(mine, "train", "total_steps"),
-        ours_train_gpu_busy_percent=_get(mine, "train", "gpu_busy_percent"),
-        ours_decode_sent_per_s=_get(mine, "evaluate", "beam5", "sentences_per_second"),
-        ours_decode_sent_per_s_beam1=_get(mine, "evaluate", "beam1", "sentences_per_second"),
-        ours_decode_sent_per_s_text=_get(
-            mine, "evaluate", "beam5", "text_boundary_sentences_per_second"
-        ),
-        ours_decode_sent_per_s_eager=_get(mine, "evaluate", "beam5", "eager_sentences_per_second"),
-        ours_decode_sent_per_s_steady=_get(
-            mine, "evaluate", "beam5", "steady_sentences_per_second"
-        ),
-        ours_decode_graphs=_get(mine, "evaluate", "beam5", "cuda_graphs"),
-        ours_decode_lines_differing=_get(
-            mine, "evaluate", "beam5", "graphed_vs_eager_lines_differing"
-        ),
         ours_test_bleu_multi=_get(mine, "evaluate", "beam5", "multi_ref", "bleu"),
         ours_test_bleu_single=_get(mine, "evaluate", "beam5", "single_ref", "bleu"),
         ours_test_chrf_multi=_get(mine, "evaluate", "beam5", "multi_ref", "chrf"),
         ours_test_bleu_multi_greedy=_get(mine, "evaluate", "beam1", "multi_ref", "bleu"),
-        ours_test_bleu_multi_at_peer_time=_get(
-            mine, "evaluate", "at_peer_time", "beam5", "multi_ref", "bleu"
+        ours_bleu_model_decode_sent_per_s_text=_get(
+            mine, "evaluate", "beam5", "text_boundary_sentences_per_second"
         ),
-        ours_test_bleu_single_at_peer_time=_get(
-            mine, "evaluate", "at_peer_time", "beam5", "single_ref", "bleu"
-        ),
-        ours_test_chrf_multi_at_peer_time=_get(
-            mine, "evaluate", "at_peer_time", "beam5", "multi_ref", "chrf"
-        ),
-        peer_train_seconds=_get(peer_result, "train", "seconds_at_last_report"),
-        ours_snapshot_seconds=_get(mine, "train", "snapshot", "seconds"),
     )
     pairs = {
         "tokens_per_s": ("ours_tokens_per_s", "peer_tokens_per_s"),
@@ -314,8 +415,9 @@ def summary(results: dict[str, Any]) -> str:
     keys += ("ours_tokens_per_s", "ours_tokens_per_s_incl_compile")
     keys += ("peer_decode_sent_per_s", "ours_decode_sent_per_s", "ours_decode_sent_per_s_eager")
     keys += ("ours_decode_graphs", "ours_decode_lines_differing")
-    keys += ("ours_test_bleu_multi", "ours_test_bleu_multi_at_peer_time", "peer_train_seconds")
-    keys += ("peer_test_bleu_multi", "train_seconds", "ours_train_path", "wall_seconds")
+    keys += ("ours_test_bleu_multi_at_peer_time", "ours_snapshot_seconds", "peer_train_seconds")
+    keys += ("peer_test_bleu_multi", "ours_train_config", "ours_bleu_model_tokens_per_s")
+    keys += ("ours_test_bleu_multi", "train_seconds", "train_steps", "wall_seconds")
     rows += [f"{key}: {results.get(key)}" for key in keys]
     rows.append(f"ratios: {results.get('ratios')}")
     return "\n".join(["== gpu run summary ==", *rows])

@@ -132,12 +132,14 @@ def test_split_file_parts_fit_and_rejoin(tmp_path: Path) -> None:
         ours_split(tmp_path / "blob.tar", tmp_path / "out", 4096, 2)
 
 
-def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_path: Path):
-    out = tmp_path / "out"
-    tiny_lstm = ["model.embedding_dim=16", "model.hidden_dim=16", "model.attention_dim=16"]
+TINY = ["model.embedding_dim=16", "model.hidden_dim=16", "model.attention_dim=16"]
+
+
+def _dry_run(kit_dir: Path, out: Path, *options: str) -> tuple[dict, str]:
+    """bench/gpu/run.py --dry-run with a tiny lstm as the peer's shape; (results, stdout)."""
     command = [sys.executable, str(GPU_BENCH / "run.py"), "--dry-run", "--kit", str(kit_dir)]
-    command += ["--out", str(out), "--config", "lstm", "--deadline", "600", "--snapshot-at", "0"]
-    for override in [*tiny_lstm, "data.max_tokens=1500"]:
+    command += ["--out", str(out), "--config", "lstm", "--deadline", "600", *options]
+    for override in [*TINY, "data.max_tokens=1500"]:
         command += ["--set", override]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
@@ -149,40 +151,103 @@ def test_dry_run_writes_every_figure_and_a_loadable_bundle(kit_dir: Path, tmp_pa
     assert status["peer"] in {"skipped", "ok"}  # skipped: OpenNMT-py is not installed here
     if status["peer"] == "skipped":
         assert "OpenNMT-py" in results["phases"]["peer"]["reason"]
-    for phase in ("data", "ours_plain", "ours_compiled", "train", "bundle", "evaluate"):
-        assert status[phase] == "ok", results["phases"][phase]
+    for phase, state in status.items():
+        if phase not in {"install", "peer"}:
+            assert state == "ok", (phase, results["phases"][phase])
     assert results["ours"]["compiled"]["forward_calls"]["compiled"] >= 3
     assert results["ours_tokens_per_s"] > 0 and results["train_seconds"] > 0
-    assert 0 <= results["ours_test_bleu_multi"] <= 100
-    assert results["ours_decode_sent_per_s"] > 0 and results["ours_decode_sent_per_s_text"] > 0
     assert results["ours_tokens_per_s_incl_compile"] > 0
-    assert results["ours"]["evaluate"]["weights"] == "float32"
-    beam5 = results["ours"]["evaluate"]["beam5"]
+    assert 0 <= results["ours_test_bleu_multi"] <= 100
+    assert results["versions"]["torch"] and results["device"]
+    return results, done.stdout
+
+
+def _check_decoding_timings(evaluated: dict, stdout: str) -> None:
+    """The peer's shape decoded as the peer's model is: graph search, eager, text boundary."""
+    assert evaluated["weights"] == "float32"
+    # the kit's bundles record no target shortlist: they decode the whole vocabulary, as
+    # OpenNMT-py does, so the side-by-side compares like with like
+    assert evaluated["output_vocabulary"] == 0
+    beam5 = evaluated["beam5"]
+    assert beam5["sentences_per_second"] > 0 and beam5["text_boundary_sentences_per_second"] > 0
     assert beam5["eager_sentences_per_second"] > 0 and beam5["steady_sentences_per_second"] > 0
     assert beam5["graphed_vs_eager_lines_differing"] == 0  # on CPU both are the eager search
     assert beam5["cuda_graphs"] == {"disabled": False, "captured": 0, "broken": False}
-    assert "ours_decode_lines_differing: 0" in done.stdout  # the console summary shows it
-    # --snapshot-at 0: the weights as the train phase found them were kept and scored
-    train = results["ours"]["train"]
-    assert train["snapshot"]["steps"] == train["total_steps"] - train.get("steps", 0)
-    assert results["ours_snapshot_seconds"] == train["snapshot"]["seconds"] > 0
-    assert 0 <= results["ours_test_bleu_multi_at_peer_time"] <= 100
-    assert "sentences_per_second" not in results["ours"]["evaluate"]["at_peer_time"]["beam5"]
-    # the kit's bundle records no target shortlist: it decodes the whole vocabulary, as
-    # OpenNMT-py does, so the side-by-side compares like with like
-    assert results["ours"]["evaluate"]["output_vocabulary"] == 0
-    assert results["versions"]["torch"] and results["device"]
+    assert "ours_decode_lines_differing: 0" in stdout  # the console summary shows it
+
+
+def _check_bundle_parts(out: Path, bundle: dict, tmp_path: Path) -> Path:
+    """The parts sent back rejoin into the bundle, which loads and translates."""
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8 and "ours-hyps.tgz" in files and "run.log" in files
-    bundle = results["ours"]["bundle"]
     joined = b"".join((out / part["name"]).read_bytes() for part in bundle["parts"])
     assert all(part["bytes"] < 15 * 2**20 for part in bundle["parts"])
     assert hashlib.sha256(joined).hexdigest() == bundle["sha256"]
     (tmp_path / "bundle.tar").write_bytes(joined)
     with tarfile.open(tmp_path / "bundle.tar") as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
-    translator = build_translator(load_bundle(tmp_path / "unpacked" / bundle["directory"]), "cpu")
+    directory = tmp_path / "unpacked" / bundle["directory"]
+    translator = build_translator(load_bundle(directory), "cpu")
     assert len(translator.translate(["I see the cat."])) == 1
+    return directory
+
+
+def test_dry_run_measures_the_peer_shape_and_trains_the_bleu_model(kit_dir: Path, tmp_path):
+    out = tmp_path / "out"
+    options = ["--snapshot-at", "0.5"]
+    for override in [*TINY, "data.max_tokens=1000"]:
+        options += ["--train-set", override]
+    results, stdout = _dry_run(kit_dir, out, *options)
+    # the peer's shape trained on past its windows, its weights kept at the peer's time
+    steady = results["ours"]["steady"]
+    assert steady["seconds"] > 0 and steady["final_learning_rate"] == 1e-3  # constant rate
+    assert steady["snapshot"]["wanted_seconds"] == 0.5
+    assert 0.5 <= steady["snapshot"]["seconds"] <= steady["total_seconds"]
+    assert results["ours_tokens_per_s_incl_compile"] == round(
+        steady["total_tokens"] / steady["total_seconds"], 1
+    )
+    at_peer = results["ours"]["at_peer_time"]
+    assert at_peer["steps"] == steady["snapshot"]["steps"] < steady["total_steps"]
+    _check_decoding_timings(at_peer, stdout)
+    assert results["ours_decode_sent_per_s"] == at_peer["beam5"]["sentences_per_second"]
+    assert results["ours_test_bleu_multi_at_peer_time"] == at_peer["beam5"]["multi_ref"]["bleu"]
+    assert results["ours_snapshot_seconds"] == steady["snapshot"]["seconds"]
+    # the BLEU model: the base preset from scratch, with its warm-up, on the device asked
+    train = results["ours"]["train"]
+    assert results["ours_train_config"] == train["config"] == "base"
+    assert train["continued_from_seconds"] < 1 and train["total_steps"] == train["steps"]
+    assert train["lr_warmup_steps"] == 300  # the base preset's
+    assert results["train_seconds"] == train["total_seconds"]
+    assert results["ours_train_parameters"] == train["parameters"] < 100_000  # the tiny one
+    assert results["plan"]["steady_seconds"] == 2
+    assert "data.max_tokens=8192" in results["train_overrides"]  # then the test's 1000
+    evaluated = results["ours"]["evaluate"]
+    assert "eager_sentences_per_second" not in evaluated["beam5"]  # timed: the peer's shape
+    assert results["ours_bleu_model_decode_sent_per_s_text"] > 0
+    directory = _check_bundle_parts(out, results["ours"]["bundle"], tmp_path)
+    assert json.loads((directory / "config.json").read_text())["model"]["rnn_type"] == "gru"
+    with tarfile.open(out / "ours-hyps.tgz") as tar:
+        names = set(tar.getnames())
+    assert {"final/test.beam5.fr", "at-peer-time/test.beam5.fr"} <= names
+
+
+def test_dry_run_one_model_layout_scores_its_own_weights_at_the_peer_time(
+    kit_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    results, stdout = _dry_run(kit_dir, out, "--train-config", "lstm", "--snapshot-at", "0")
+    assert "ours_steady" not in results["phases"] and "steady" not in results["ours"]
+    evaluated = results["ours"]["evaluate"]
+    _check_decoding_timings(evaluated, stdout)
+    assert results["ours_decode_sent_per_s"] == evaluated["beam5"]["sentences_per_second"]
+    # --snapshot-at 0: the weights as the train phase found them were kept and scored
+    train = results["ours"]["train"]
+    assert train["config"] == "lstm" and train["continued_from_seconds"] > 0
+    assert train["snapshot"]["steps"] == train["total_steps"] - train.get("steps", 0)
+    assert results["ours_snapshot_seconds"] == train["snapshot"]["seconds"] > 0
+    assert 0 <= results["ours_test_bleu_multi_at_peer_time"] <= 100
+    assert "sentences_per_second" not in evaluated["at_peer_time"]["beam5"]
+    _check_bundle_parts(out, results["ours"]["bundle"], tmp_path)
 
 
 def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enough(
