@@ -16,6 +16,11 @@ from functools import cache
 
 import pytest
 import torch
+from torch._subclasses.fake_tensor import (
+    DataDependentOutputException,
+    DynamicOutputShapeException,
+    FakeTensorMode,
+)
 
 from nmt.decoding import beam_search, greedy_search
 from nmt.decoding.graphs import (
@@ -28,7 +33,7 @@ from nmt.decoding.graphs import (
     set_cuda_graphs,
     uses_cuda_graphs,
 )
-from nmt.decoding.static_beam import StaticStep, static_beam_search, supports
+from nmt.decoding.static_beam import StaticStep, start, static_beam_search, supports
 from nmt.decoding.types import Hypothesis, SearchOptions
 from nmt.translator import NeuralTranslator, load_translator, shipped_model_dir
 
@@ -239,3 +244,72 @@ def test_the_runner_stops_at_most_one_step_after_beam_search_does() -> None:
     taken = int(entry.buffers.step)  # steps the last batch ran (the stop flag lags one)
     assert len(steps) <= taken <= len(steps) + 1
     assert taken < entry.buffers.parents.size(1)  # it stopped before its buffers' limit
+
+
+def _fake_fields(mode: FakeTensorMode, record: object) -> None:
+    """Every tensor field of a (possibly frozen, nested) dataclass replaced by a fake one."""
+    for field in dataclasses.fields(record):  # type: ignore[arg-type]
+        value = getattr(record, field.name)
+        if isinstance(value, torch.Tensor):
+            object.__setattr__(record, field.name, mode.from_tensor(value))
+        elif dataclasses.is_dataclass(value):
+            _fake_fields(mode, value)
+
+
+def _step_on_fake_buffers(model: torch.nn.Module, src: torch.Tensor, lengths, options) -> None:
+    """One `StaticStep` (what a graph captures) run on fake tensors: an op that needs a
+    value on the host (`.item()`, `bool()`, `.tolist()`) or has a data-dependent shape
+    (`nonzero`, boolean-mask indexing) raises, as it would break a CUDA graph capture."""
+    with torch.inference_mode():
+        out, state, buffers = start(model, src, lengths, options, 2, True, None, 12)
+        step = StaticStep(model, options, 2, 3, src.device)
+        step.buffers = buffers
+        step.advance(out, state)
+    mode = FakeTensorMode(allow_non_fake_inputs=True)  # the weights stay real
+    _fake_fields(mode, buffers)
+    with mode, torch.inference_mode():
+        step()
+        step()
+
+
+@pytest.mark.parametrize(("rnn_type", "coverage", "copy"), VARIANTS)
+@pytest.mark.parametrize("options", OPTION_SETS)
+def test_the_captured_step_needs_no_value_on_the_host(
+    rnn_type: str, coverage: bool, copy: bool, options: SearchOptions
+) -> None:
+    src, lengths = fakes.pad_batch(SOURCES)
+    _step_on_fake_buffers(_model(rnn_type, coverage, copy), src, lengths, options)
+
+
+@pytest.mark.parametrize("shortlist", [False, True])
+def test_the_shipped_models_captured_step_needs_no_value_on_the_host(shortlist: bool) -> None:
+    translator = _shipped(shortlist)
+    src, lengths = _encoded(translator, SENTENCES[:5])
+    options = dataclasses.replace(translator.default_options, beam_size=5, n_best=2)
+    _step_on_fake_buffers(translator.model, src, lengths, options)
+
+
+@pytest.mark.parametrize(
+    "host_read",
+    [
+        lambda b: bool(b.alive.any()),
+        lambda b: b.step.item(),
+        lambda b: b.total[b.alive],
+        lambda b: b.ended.nonzero(),
+    ],
+    ids=["bool", "item", "mask-index", "nonzero"],
+)
+def test_the_fake_step_check_catches_a_host_read(host_read) -> None:
+    """The check above is not vacuous: a step that reads a value on the host fails it."""
+    model = _model("gru", False, False)
+    src, lengths = fakes.pad_batch(SOURCES)
+    plain_advance = StaticStep.advance
+
+    def advance(self: StaticStep, out, state) -> None:
+        plain_advance(self, out, state)
+        host_read(self.buffers)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StaticStep, "advance", advance)
+        with pytest.raises((DataDependentOutputException, DynamicOutputShapeException)):
+            _step_on_fake_buffers(model, src, lengths, OPTIONS)
