@@ -5,6 +5,7 @@ bench/decode_speed.py's (timed_translations); this module only strings them toge
 - `measure`: warm-up steps (compilation included), then training steps for a time budget;
 - `train_on`: more steps on the same model for a time budget, the learning rate following a
   cosine over that time (from the config's rate down to `final_lr_fraction` of it);
+- `valid_bleu_probe`: the model's validation BLEU as it trains (for "time to a valid BLEU");
 - `save_trained`: an inference bundle (fp16 weights, as `nmt export` writes);
 - `evaluate`: every test line translated (batch 64, greedy and beam 5) and timed: the model
   path alone (`translate_segments`: normalise, sentencepiece, search, detokenise; the
@@ -22,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,8 @@ from nmt.data.dataset import build_groups, load_manifest, manifest_hash, read_sp
 from nmt.decoding.graphs import graph_status, set_cuda_graphs
 from nmt.evaluation.metrics import score_corpus
 from nmt.model.compiled import CompileSettings
+from nmt.training.setup import validation_set
+from nmt.training.validation import validation_bleu
 from nmt.translator import build_translator
 
 
@@ -136,26 +141,78 @@ def measure(
     return figures, trained
 
 
+def valid_bleu_probe(setup: tt.Setup, sentences: int = 500) -> Callable[[], float]:
+    """A function scoring the model as it is now: multi-reference BLEU of its greedy
+    translations of `sentences` valid sources spread over the split (nmt's
+    `validation_bleu`, in float32: autocast slowed decoding on the H200; eager, not the
+    graph search), the model left in train mode."""
+    valid = validation_set(setup.data_dir, sentences)
+    # eager search: no CUDA graph captures between the compiled training step's replays
+    set_cuda_graphs(setup.model, False)
+    train = setup.config.train.model_copy(update={"amp": False, "valid_beam_size": 1})
+    config = setup.config.model_copy(update={"train": train})
+
+    def probe() -> float:
+        setup.model.eval()
+        try:
+            scores = validation_bleu(
+                setup.model, valid, setup.src_tok, setup.tgt_tok, config, setup.device
+            )
+        finally:
+            setup.model.train()
+        return round(scores["valid_bleu"], 2)
+
+    return probe
+
+
 def train_on(
     trained: Trained,
     seconds: float,
     final_lr_fraction: float,
     warmup_steps: int = 0,
     snapshot_at: float | None = None,
+    validate: Callable[[], float] | None = None,
+    validate_every: float = 0.0,
 ) -> dict[str, Any]:
     """Train `trained` for `seconds` more, the learning rate on a cosine over that time.
 
     With `snapshot_at` (seconds of training in all, e.g. the peer's), a copy of the weights
-    is kept in `trained.snapshot` before the first step that starts at or after it.
+    is kept in `trained.snapshot` before the first step that starts at or after it. With
+    `validate`, it is called every `validate_every` seconds and at the end; the points
+    (training seconds and steps so far, its score) are returned as `valid_bleu_curve`, and
+    the time they took, which counts as training time, as `validation_seconds`.
     """
     optimizer = trained.setup.optimizer
     peak = trained.setup.config.train.learning_rate
     start_seconds, start_steps = trained.seconds, trained.steps
+    curve: list[dict[str, float]] = []
+    validation: dict[str, Any] = {"seconds": 0.0, "next": validate_every}
+
+    def check(probe: Callable[[], float], steps: int, elapsed: float) -> None:
+        if "error" in validation:
+            return
+        began = time.perf_counter()
+        try:
+            score = probe()
+        except Exception as error:  # a failed validation must not cost the training run
+            validation["error"] = f"{type(error).__name__}: {error}"
+            return
+        finally:
+            validation["seconds"] += time.perf_counter() - began
+        curve.append({"seconds": round(elapsed, 1), "steps": steps, "valid_bleu": score})
 
     def set_rate(step: int, fraction: float) -> None:
         now = start_seconds + fraction * seconds
         if snapshot_at is not None and now >= snapshot_at and trained.snapshot is None:
             trained.keep_snapshot(now, start_steps + step)
+        if (
+            validate is not None
+            and validate_every > 0
+            and now - start_seconds >= validation["next"]
+        ):
+            check(validate, start_steps + step, now)
+            elapsed = now - start_seconds  # the next multiple of validate_every after it
+            validation["next"] = (elapsed // validate_every + 1) * validate_every
         warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
         cosine = 0.5 * (1 + math.cos(math.pi * fraction))  # 1 -> 0 over the time budget
         cosine = final_lr_fraction + (1 - final_lr_fraction) * cosine
@@ -169,12 +226,19 @@ def train_on(
     trained.steps += stats.steps
     trained.seconds += stats.seconds
     trained.tokens += stats.src_tokens + stats.tgt_tokens
-    return {
+    figures = {
         **stats.summary(),
         "gpu_busy_percent": sampler.mean,
         "final_learning_rate": optimizer.param_groups[0]["lr"],
         "losses_every_50_steps": stats.losses,
     }
+    if validate is not None:  # the final weights too (not counted as training time)
+        figures["validation_seconds"] = round(validation["seconds"], 1)
+        check(validate, trained.steps, trained.seconds)
+        figures["valid_bleu_curve"] = curve
+        if "error" in validation:
+            figures["validation_error"] = validation["error"]
+    return figures
 
 
 def save_trained(

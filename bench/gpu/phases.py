@@ -35,6 +35,8 @@ EVAL_BATCH = 64
 # every length bucket's CUDA graphs are recorded. The 30-s windows right after compilation
 # still record new shapes (160k against 357k tokens/s on the H200, 2026-11-30).
 STEADY_SECONDS = 60.0
+VALID_SENTENCES = 500  # validation BLEU during training: nmt train's default sample
+VALID_BLEU_MARKS = (40.0, 45.0, 50.0)  # "time to a fixed valid BLEU", for each of these
 
 
 def run_all(run: Any) -> None:
@@ -256,8 +258,17 @@ def train(
     if peer_seconds is not None and trained.seconds >= peer_seconds:  # past it already
         trained.keep_snapshot(trained.seconds, trained.steps)
     if seconds > 1.0:
+        probe = ours.valid_bleu_probe(trained.setup, VALID_SENTENCES)
         figures.update(
-            ours.train_on(trained, seconds, args.final_lr_fraction, warmup_steps, peer_seconds)
+            ours.train_on(
+                trained,
+                seconds,
+                args.final_lr_fraction,
+                warmup_steps,
+                peer_seconds,
+                probe,
+                plan.valid_every,
+            )
         )
     else:
         figures["note"] = f"no time left to train further ({seconds:.0f} s)"
@@ -389,6 +400,8 @@ def headline(results: dict[str, Any]) -> None:
         ours_bleu_model_tokens_per_s=_get(mine, "train", "tokens_per_second"),
         train_seconds=_get(mine, "train", "total_seconds"),
         train_steps=_get(mine, "train", "total_steps"),
+        ours_valid_bleu_curve=_get(mine, "train", "valid_bleu_curve"),
+        ours_seconds_to_valid_bleu=seconds_to_marks(_get(mine, "train", "valid_bleu_curve")),
         ours_test_bleu_multi=_get(mine, "evaluate", "beam5", "multi_ref", "bleu"),
         ours_test_bleu_single=_get(mine, "evaluate", "beam5", "single_ref", "bleu"),
         ours_test_chrf_multi=_get(mine, "evaluate", "beam5", "multi_ref", "chrf"),
@@ -408,6 +421,17 @@ def headline(results: dict[str, Any]) -> None:
     }
 
 
+def seconds_to_marks(curve: list[dict[str, float]] | None) -> dict[str, float | None] | None:
+    """For each of VALID_BLEU_MARKS, the training seconds of the first validation at or
+    above it (None if none reached it)."""
+    if not curve:
+        return None
+    return {
+        f"{mark:g}": next((p["seconds"] for p in curve if p["valid_bleu"] >= mark), None)
+        for mark in VALID_BLEU_MARKS
+    }
+
+
 def summary(results: dict[str, Any]) -> str:
     """A short table for the end of the console output."""
     rows = [f"{name}: {entry.get('status')}" for name, entry in results["phases"].items()]
@@ -417,7 +441,8 @@ def summary(results: dict[str, Any]) -> str:
     keys += ("ours_decode_graphs", "ours_decode_lines_differing")
     keys += ("ours_test_bleu_multi_at_peer_time", "ours_snapshot_seconds", "peer_train_seconds")
     keys += ("peer_test_bleu_multi", "ours_train_config", "ours_bleu_model_tokens_per_s")
-    keys += ("ours_test_bleu_multi", "train_seconds", "train_steps", "wall_seconds")
+    keys += ("ours_test_bleu_multi", "train_seconds", "train_steps", "ours_seconds_to_valid_bleu")
+    keys += ("wall_seconds",)
     rows += [f"{key}: {results.get(key)}" for key in keys]
     rows.append(f"ratios: {results.get('ratios')}")
     return "\n".join(["== gpu run summary ==", *rows])

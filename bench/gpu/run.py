@@ -18,7 +18,7 @@ Phases, each with its own time budget; a failed phase is recorded and the next o
                  search, eager, text boundary) and scores at equal training time
   train          the BLEU model (--train-config, default base) trained from scratch until
                  --train-seconds of training or the deadline, learning rate on a cosine over
-                 that time
+                 that time; its greedy validation BLEU every plan.valid_every seconds
   bundle         the BLEU model as an fp16 inference bundle, tarred and cut into parts < 15 MiB
   evaluate       its test lines at beam 5 and 1, batch 64: BLEU/chrF multi/single, sentences/s
 With --train-config equal to --config (the first run's layout) the measured model itself
@@ -67,6 +67,7 @@ class Plan:
     eval_reserve: float  # kept for bundle + evaluation when the training time is cut
     deadline: float  # the whole run, from start
     steady_seconds: float  # the peer's shape trained on after its measurement
+    valid_every: float  # seconds of the BLEU model's training between validations
     backend: str = "inductor"
     peer_cpu: bool = False
     peer_batch: int | None = None
@@ -74,10 +75,10 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 45, 560, 60),
+    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 45, 560, 60, 25),
     # 20 peer steps give no report (it reports every 50): snapshot at 1 s to exercise it
-    "smoke": Plan(20, 120, 64, 3, 20, 20, 5, 64, 30, 280, 3, snapshot_at=1.0),
-    "dry-run": Plan(4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, 2, "aot_eager", True, 512),
+    "smoke": Plan(20, 120, 64, 3, 20, 20, 5, 64, 30, 280, 3, 2, snapshot_at=1.0),
+    "dry-run": Plan(4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, 2, 0.5, "aot_eager", True, 512),
 }
 # The model trained for the BLEU target, unless --train-config says otherwise: the shipped
 # CPU shape (`base`: 5.7 M parameters; models/en-fr-base scored 54.43 after 11.5k updates of

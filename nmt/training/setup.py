@@ -90,7 +90,7 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
     optimizer = build_optimizer(model, config.train)
     scheduler = build_scheduler(optimizer, config.train)
     train_ids = load_token_ids(data_dir, "train")
-    valid = _validation_set(data_dir, config.train.valid_max_sentences)
+    valid = validation_set(data_dir, config.train.valid_max_sentences)
     identity = _identity(config, data_dir, manifest, (src_tok, tgt_tok), train_ids, device)
     directory = RunDirectory(run_dir, config, identity, _tokenizer_files(src_tok, tgt_tok))
     directory.open(resume, dist.is_main)
@@ -168,7 +168,9 @@ def _tokenizer_files(src_tok: Tokenizer, tgt_tok: Tokenizer) -> dict[str, bytes]
     return {"spm.src.model": src_tok.model_bytes, "spm.tgt.model": tgt_tok.model_bytes}
 
 
-def _validation_set(data_dir: Path, max_sentences: int | None) -> ValidationSet:
+def validation_set(data_dir: Path, max_sentences: int | None) -> ValidationSet:
+    """The valid split's ids, and at most `max_sentences` of its sources (spread over the
+    split) with all their references."""
     groups = _spread_sample(read_groups(data_dir, "valid"), max_sentences)
     return ValidationSet(
         ids=load_token_ids(data_dir, "valid"),

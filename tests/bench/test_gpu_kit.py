@@ -194,7 +194,7 @@ def _check_bundle_parts(out: Path, bundle: dict, tmp_path: Path) -> Path:
 
 def test_dry_run_measures_the_peer_shape_and_trains_the_bleu_model(kit_dir: Path, tmp_path):
     out = tmp_path / "out"
-    options = ["--snapshot-at", "0.5"]
+    options = ["--snapshot-at", "0.5", "--train-seconds", "6"]  # validations past compiling
     for override in [*TINY, "data.max_tokens=1000"]:
         options += ["--train-set", override]
     results, stdout = _dry_run(kit_dir, out, *options)
@@ -221,6 +221,15 @@ def test_dry_run_measures_the_peer_shape_and_trains_the_bleu_model(kit_dir: Path
     assert results["ours_train_parameters"] == train["parameters"] < 100_000  # the tiny one
     assert results["plan"]["steady_seconds"] == 2
     assert "data.max_tokens=8192" in results["train_overrides"]  # then the test's 1000
+    # validated every 0.5 s of its training and at the end: greedy valid BLEU by time
+    curve = results["ours_valid_bleu_curve"]
+    assert curve == train["valid_bleu_curve"] and len(curve) >= 2
+    assert [p["steps"] for p in curve] == sorted({p["steps"] for p in curve})
+    assert [p["seconds"] for p in curve] == sorted(p["seconds"] for p in curve)
+    assert len(curve) <= train["total_seconds"] / 0.5 + 2
+    assert curve[-1]["steps"] == train["total_steps"]
+    assert all(0 <= p["valid_bleu"] <= 100 for p in curve)
+    assert set(results["ours_seconds_to_valid_bleu"]) == {"40", "45", "50"}
     evaluated = results["ours"]["evaluate"]
     assert "eager_sentences_per_second" not in evaluated["beam5"]  # timed: the peer's shape
     assert results["ours_bleu_model_decode_sent_per_s_text"] > 0
@@ -275,6 +284,19 @@ def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enoug
     train["seconds"] = phases.STEADY_SECONDS - 1  # too short to be past the graph recordings
     phases.headline(results)
     assert results["ours_tokens_per_s"] == 160_000.0 and results["ours_train_tokens_per_s"] is None
+
+
+def test_time_to_a_valid_bleu_is_the_first_validation_at_or_above_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(GPU_BENCH))
+    monkeypatch.syspath_prepend(str(GPU_BENCH.parent))
+    phases = _load("phases")
+    curve = [{"seconds": 20.0, "steps": 900, "valid_bleu": 38.0}]
+    curve += [{"seconds": 45.0, "steps": 2000, "valid_bleu": 45.0}]
+    curve += [{"seconds": 70.0, "steps": 3100, "valid_bleu": 44.5}]
+    assert phases.seconds_to_marks(curve) == {"40": 45.0, "45": 45.0, "50": None}
+    assert phases.seconds_to_marks(None) is None
 
 
 def test_decode_diagnosis_runs_every_section_on_cpu(
