@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
+from nmt.config import load_config
 from nmt.model import Seq2Seq, build_model
 from nmt.model.compiled import CompiledTeacherForcing, CompileSettings, round_up
 from nmt.training.loss import sequence_loss
@@ -70,6 +71,20 @@ def test_traced_chunks_match_the_plain_path(rnn: str, coverage: bool, placement:
     )
     assert compiled.calls == {"compiled": 2, "plain": 0}
     assert counters["stats"]["unique_graphs"] == 1
+
+
+def test_the_base_presets_shape_compiles_to_the_same_training_signal() -> None:
+    """The shipped shape (1-layer bidirectional GRU encoder, input feeding, embeddings
+    narrower than the hidden state, shared and tied embeddings), as the GPU kit trains it."""
+    base = load_config("base").model
+    shape = {"encoder_layers", "decoder_layers", "bidirectional", "share_embeddings"}
+    shape |= {"tie_output", "attention_placement", "rnn_type"}
+    config = _tiny_config(**{name: getattr(base, name) for name in shape}, hidden_dim=24)
+    assert config.tie_output and config.share_embeddings and config.embedding_dim < 24
+    model = build_model(config, VOCAB, VOCAB, joint_vocab=True).train()
+    settings = CompileSettings(4, batch_multiple=4, source_multiple=4, backend="aot_eager")
+    compiled = CompiledTeacherForcing(model, settings)
+    _assert_same_training_signal(model, compiled, _random_batch(batch=6, src_len=9, tgt_len=7))
 
 
 @pytest.mark.slow
