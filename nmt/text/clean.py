@@ -59,8 +59,24 @@ def _starts_cluster(char: str) -> bool:
     return unicodedata.combining(char) == 0 and not ("\u1160" <= char <= "\u11ff")
 
 
+def is_clean(text: str) -> bool:
+    """Whether `sanitize` leaves `text` as it is: printable (so no control, format or
+    surrogate character, and no whitespace but the ASCII space), no U+FFFD, single spaces,
+    none at either end, NFC. Most inputs are; they skip the character-by-character pass."""
+    return (
+        text.isprintable()
+        and REPLACEMENT not in text
+        and "  " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+        and unicodedata.is_normalized("NFC", text)
+    )
+
+
 def sanitize(text: str) -> Edited:
     """The model's form of any string (module rules), with each character's origin in `text`."""
+    if is_clean(text):
+        return Edited.identity(text)
     builder = EditBuilder(len(text))
     cluster: list[tuple[str, int, int]] = []
 

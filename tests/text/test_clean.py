@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nmt.data.corpus import normalize
-from nmt.text.clean import decode_utf8, has_letters, sanitize, tidy
+from nmt.text import clean
+from nmt.text.clean import decode_utf8, has_letters, is_clean, sanitize, tidy
 from nmt.text.lines import one_line
 
 NASTY = (
@@ -58,6 +59,49 @@ def test_sanitize_is_total_and_model_ready(raw: str) -> None:
     kept = tidy(raw)
     kept.encode("utf-8")
     assert one_line(kept) == kept and kept == kept.strip()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(codec=None)
+        | st.sampled_from([*NASTY, " ", "e", "\u0301", "\u0b47", "\u0b3e", "\u1100", "\u1161"]),
+        max_size=40,
+    )
+)
+def test_a_clean_text_takes_the_short_way_to_the_same_result(raw: str) -> None:
+    """`is_clean` texts skip the character pass: the pass would give the same text, and
+    each character then comes from itself."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clean, "is_clean", lambda text: False)
+        slow = sanitize(raw)
+    if is_clean(raw):
+        assert slow.text == raw
+        fast = sanitize(raw)
+        assert fast.text == raw and fast.origin(0, len(raw)) == (0, len(raw))
+        assert fast.starts == tuple(range(len(raw)))
+    else:
+        assert sanitize(raw) == slow
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I see the cat.",
+        "Où est la gare ?",
+        'He said: "Don\'t!" — 3.5 km, 10:30, 🐈.',
+        "",
+    ],
+)
+def test_ordinary_sentences_are_clean(text: str) -> None:
+    assert is_clean(text) and sanitize(text) == clean.Edited.identity(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["two  spaces", " lead", "trail ", "tab\there", "nbsp\xa0here", "cafe\u0301", "\ufffd"]
+)
+def test_texts_to_clean_are_not_clean(text: str) -> None:
+    assert not is_clean(text)
 
 
 def test_tidy_keeps_what_is_visible() -> None:
