@@ -110,6 +110,22 @@ class Trained:
         self.snapshot = {name: value.detach().clone() for name, value in state.items()}
         self.snapshot_steps, self.snapshot_seconds = steps, round(seconds, 1)
 
+    def snapshot_figures(self, wanted_seconds: float | None) -> dict[str, Any]:
+        """When the snapshot was wanted and when it was taken (training seconds, steps)."""
+        return {
+            "wanted_seconds": wanted_seconds,
+            "seconds": self.snapshot_seconds,
+            "steps": self.snapshot_steps,
+        }
+
+    def totals(self) -> dict[str, Any]:
+        """Steps, training seconds and source + target tokens so far."""
+        return {
+            "total_steps": self.steps,
+            "total_seconds": round(self.seconds, 1),
+            "total_tokens": self.tokens,
+        }
+
 
 def measure(
     config: str,

@@ -164,14 +164,6 @@ def _snapshot_time(run: Any) -> float | None:
     return _get(run.results.get("peer"), "train", "seconds_at_last_report")
 
 
-def _totals(trained: ours.Trained) -> dict[str, Any]:
-    return {
-        "total_steps": trained.steps,
-        "total_seconds": round(trained.seconds, 1),
-        "total_tokens": trained.tokens,
-    }
-
-
 def steady(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> dict[str, Any]:
     """The measured model (the peer's shape) trained on at its constant learning rate for
     plan.steady_seconds, or up to the peer's training time if that is longer: the steady
@@ -193,12 +185,8 @@ def steady(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> d
         figures["note"] = f"no time left to train on ({seconds:.0f} s)"
     if trained.snapshot is None:  # the peer's time was not reached: the weights as they are
         trained.keep_snapshot(trained.seconds, trained.steps)
-    figures["snapshot"] = {
-        "wanted_seconds": peer_seconds,
-        "seconds": trained.snapshot_seconds,
-        "steps": trained.snapshot_steps,
-    }
-    return {**figures, **_totals(trained)}
+    figures["snapshot"] = trained.snapshot_figures(peer_seconds)
+    return {**figures, **trained.totals()}
 
 
 def evaluate_at_peer_time(run: Any, trained: ours.Trained | None, hyps: Path) -> dict[str, Any]:
@@ -273,12 +261,8 @@ def train(
     else:
         figures["note"] = f"no time left to train further ({seconds:.0f} s)"
     if trained.snapshot is not None:
-        figures["snapshot"] = {
-            "wanted_seconds": peer_seconds,
-            "seconds": trained.snapshot_seconds,
-            "steps": trained.snapshot_steps,
-        }
-    return {**figures, **_totals(trained)}
+        figures["snapshot"] = trained.snapshot_figures(peer_seconds)
+    return {**figures, **trained.totals()}
 
 
 def bundle(run: Any, trained: ours.Trained | None, directory: Path) -> dict[str, Any]:

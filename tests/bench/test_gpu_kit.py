@@ -259,12 +259,17 @@ def test_dry_run_one_model_layout_scores_its_own_weights_at_the_peer_time(
     _check_bundle_parts(out, results["ours"]["bundle"], tmp_path)
 
 
-def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enough(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def phases(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """bench/gpu/phases.py, importable with its siblings and bench/ on the path."""
     monkeypatch.syspath_prepend(str(GPU_BENCH))
     monkeypatch.syspath_prepend(str(GPU_BENCH.parent))
-    phases = _load("phases")
+    return _load("phases")
+
+
+def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enough(
+    phases: ModuleType,
+) -> None:
     train = {"tokens_per_second": 357_000.0, "seconds": 197.5}
     train |= {"total_tokens": 75_000_000, "total_seconds": 250.0}
     results = {
@@ -286,12 +291,35 @@ def test_headline_training_rate_is_the_steady_train_phase_when_it_ran_long_enoug
     assert results["ours_tokens_per_s"] == 160_000.0 and results["ours_train_tokens_per_s"] is None
 
 
-def test_time_to_a_valid_bleu_is_the_first_validation_at_or_above_it(
-    monkeypatch: pytest.MonkeyPatch,
+def test_with_two_models_the_side_by_side_figures_are_the_peer_shapes(
+    phases: ModuleType,
 ) -> None:
-    monkeypatch.syspath_prepend(str(GPU_BENCH))
-    monkeypatch.syspath_prepend(str(GPU_BENCH.parent))
-    phases = _load("phases")
+    steady = {"tokens_per_second": 300_000.0, "seconds": 60.0, "gpu_busy_percent": 30.0}
+    steady |= {"total_tokens": 27_000_000, "total_seconds": 100.0}
+    at_peer = {"seconds": 69.5, "beam5": {"sentences_per_second": 2_900.0}}
+    at_peer["beam5"] |= {"multi_ref": {"bleu": 41.0, "chrf": 60.0}}
+    train = {"config": "base", "tokens_per_second": 500_000.0, "seconds": 190.0}
+    train |= {"total_tokens": 90_000_000, "total_seconds": 200.0, "total_steps": 11_000}
+    evaluated = {"beam5": {"multi_ref": {"bleu": 54.0, "chrf": 70.0}}}
+    results = {
+        "peer": {"train": {"tokens_per_s": 150_000.0}, "beam5": {"sentences_per_second": 1_400}},
+        "ours": {"compiled": {"tokens_per_second": 160_000.0}, "steady": steady},
+    }
+    results["ours"] |= {"at_peer_time": at_peer, "train": train, "evaluate": evaluated}
+    phases.headline(results)
+    assert results["ours_tokens_per_s"] == 300_000.0 and results["ratios"]["tokens_per_s"] == 2.0
+    assert results["ours_tokens_per_s_incl_compile"] == 270_000.0
+    assert results["ours_train_gpu_busy_percent"] == 30.0
+    assert results["ours_decode_sent_per_s"] == 2_900.0
+    assert results["ratios"]["decode_beam5"] == round(2_900 / 1_400, 2)
+    assert results["ours_test_bleu_multi_at_peer_time"] == 41.0
+    assert results["ours_snapshot_seconds"] == 69.5
+    assert results["ours_bleu_model_tokens_per_s"] == 500_000.0
+    assert results["ours_train_config"] == "base" and results["train_seconds"] == 200.0
+    assert results["ours_test_bleu_multi"] == 54.0 and results["train_steps"] == 11_000
+
+
+def test_time_to_a_valid_bleu_is_the_first_validation_at_or_above_it(phases: ModuleType) -> None:
     curve = [{"seconds": 20.0, "steps": 900, "valid_bleu": 38.0}]
     curve += [{"seconds": 45.0, "steps": 2000, "valid_bleu": 45.0}]
     curve += [{"seconds": 70.0, "steps": 3100, "valid_bleu": 44.5}]
