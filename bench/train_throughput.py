@@ -224,15 +224,18 @@ def run_steps(
     steps: int | None = None,
     seconds: float | None = None,
     before_step: Callable[[int, float], None] | None = None,
+    stats: RunStats | None = None,
 ) -> RunStats:
     """`warmup` untimed steps, then timed steps until `steps` or `seconds` (whichever first).
 
     before_step(step, elapsed_fraction) runs before each timed step (e.g. to set the
     learning rate); elapsed_fraction is the share of `seconds` used (0 without seconds).
+    `stats`, if given, is filled in place: when a step raises, it still holds what the
+    steps before it did (steps, tokens, timed seconds).
     """
     if steps is None and seconds is None:
         raise ValueError("give steps, seconds or both")
-    stats = RunStats()
+    stats = RunStats() if stats is None else stats
     started = time.perf_counter()
     for index in range(warmup):
         batch = _to_device(next(batches), setup.device)
@@ -243,7 +246,25 @@ def run_steps(
     _synchronize(setup.device)
     stats.warmup_steps, stats.warmup_seconds = warmup, time.perf_counter() - started
     started = time.perf_counter()
+    try:
+        _timed_steps(setup, forward, batches, steps, seconds, before_step, stats, started)
+    finally:
+        stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _timed_steps(
+    setup: Setup,
+    forward: Forward,
+    batches: Iterator[Batch],
+    steps: int | None,
+    seconds: float | None,
+    before_step: Callable[[int, float], None] | None,
+    stats: RunStats,
+    started: float,
+) -> None:
     next_batch = _to_device(next(batches), setup.device)
+    loss = None
     while (steps is None or stats.steps < steps) and (
         seconds is None or time.perf_counter() - started < seconds
     ):
@@ -259,9 +280,8 @@ def run_steps(
         stats.tgt_tokens += batch.n_tgt_tokens
         stats.sentences += len(batch)
     _synchronize(setup.device)
-    stats.seconds = time.perf_counter() - started
-    stats.last_loss = float(loss) if stats.steps else stats.last_loss
-    return stats
+    if loss is not None:
+        stats.last_loss = float(loss)
 
 
 def peak_memory_mb(device: torch.device) -> float:

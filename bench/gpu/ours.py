@@ -118,6 +118,11 @@ class Trained:
             "steps": self.snapshot_steps,
         }
 
+    def use_plain_path(self) -> None:
+        """Go on with the model's eager forward (after the compiled one failed)."""
+        self.forward, _ = tt.make_forward(self.setup.model, False)
+        self.path = "plain"
+
     def totals(self) -> dict[str, Any]:
         """Steps, training seconds and source + target tokens so far."""
         return {
@@ -197,6 +202,8 @@ def train_on(
     `validate`, it is called every `validate_every` seconds and at the end; the points
     (training seconds and steps so far, its score) are returned as `valid_bleu_curve`, and
     the time they took, which counts as training time, as `validation_seconds`.
+    A step that raises ends the training; the figures then hold its `error` and what the
+    steps before it did (also added to `trained`).
     """
     optimizer = trained.setup.optimizer
     peak = trained.setup.config.train.learning_rate
@@ -235,10 +242,14 @@ def train_on(
         for group in optimizer.param_groups:
             group["lr"] = peak * warm * cosine
 
+    stats, error = tt.RunStats(), None
     with GpuSampler(trained.setup.device) as sampler:
-        stats = tt.run_steps(
-            trained.setup, trained.forward, trained.batches, 0, None, seconds, set_rate
-        )
+        try:
+            tt.run_steps(
+                trained.setup, trained.forward, trained.batches, 0, None, seconds, set_rate, stats
+            )
+        except Exception as failure:  # the steps taken so far still count
+            error = f"{type(failure).__name__}: {failure}"
     trained.steps += stats.steps
     trained.seconds += stats.seconds
     trained.tokens += stats.src_tokens + stats.tgt_tokens
@@ -248,6 +259,8 @@ def train_on(
         "final_learning_rate": optimizer.param_groups[0]["lr"],
         "losses_every_50_steps": stats.losses,
     }
+    if error is not None:
+        figures["error"] = error
     if validate is not None:  # the final weights too (not counted as training time)
         figures["validation_seconds"] = round(validation["seconds"], 1)
         check(validate, trained.steps, trained.seconds)

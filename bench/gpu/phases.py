@@ -26,6 +26,7 @@ import torch
 import nmt
 from nmt.model.compiled import CompileSettings
 
+HYPS_NAME = "ours-hyps.tgz"
 PART_BYTES = 14 * 2**20  # every bundle part under 15 MiB
 MAX_OUT_FILES = 8  # what comes back from the device machine
 PATHS = ("plain", "compiled")
@@ -40,8 +41,12 @@ VALID_BLEU_MARKS = (40.0, 45.0, 50.0)  # "time to a fixed valid BLEU", for each 
 
 
 def run_all(run: Any) -> None:
-    """peer, ours_plain, ours_compiled, ours_steady, ours_at_peer_time, train, bundle,
-    evaluate; then the headline keys (run.py's docstring says what each phase does)."""
+    """peer, ours_plain, ours_compiled, ours_steady, train, bundle, ours_at_peer_time,
+    evaluate; then the headline keys (run.py's docstring says what each phase does).
+
+    The weights of the peer's shape at the peer's time are evaluated only after the BLEU
+    model's bundle is written: the graph search runs on a GPU for the first time there, and
+    a device error that stuck to the process must not cost the trained model."""
     results, args = run.results, run.args
     results["device"] = decode_speed.device_name("cuda" if torch.cuda.is_available() else "cpu")
     results["versions"] = versions()
@@ -53,22 +58,35 @@ def run_all(run: Any) -> None:
     for path in PATHS:
         results["ours"][path] = run.phase(f"ours_{path}", lambda p=path: measure(run, p, models))
     held = {"model": pick_winner(models, results)}
-    hyps = Path(tempfile.mkdtemp(prefix="nmt-gpu-hyps-"))
     compiled = getattr(held["model"], "path", "plain") == "compiled"
-    if not args.one_model:  # the peer's shape on to its steady rate, then evaluated
-        results["ours"]["steady"] = run.phase("ours_steady", lambda: steady(run, held, models))
-        results["ours"]["at_peer_time"] = run.phase(
-            "ours_at_peer_time", lambda: evaluate_at_peer_time(run, held["model"], hyps)
+    work = Path(tempfile.mkdtemp(prefix="nmt-gpu-"))
+    hyps, at_peer_dir = work / "hyps", work / f"{args.config}-gpu-at-peer-time"
+    if not args.one_model:
+        results["ours"]["steady"] = run.phase(
+            "ours_steady", lambda: steady(run, held, models, at_peer_dir)
         )
         held["model"] = None  # the BLEU model starts from scratch
-        _free(models, None)
+        _quietly(run, "free the measured model", lambda: _free(models, None, reset=True))
     results["ours"]["train"] = run.phase(
         "train", lambda: train(run, held, models, args.train_config, args.train_set, compiled)
     )
-    bundle_dir = Path(tempfile.mkdtemp(prefix="nmt-gpu-bundle-")) / f"{args.train_config}-gpu"
+    bundle_dir = work / f"{args.train_config}-gpu"
     results["ours"]["bundle"] = run.phase("bundle", lambda: bundle(run, held["model"], bundle_dir))
+    if not args.one_model:
+        results["ours"]["at_peer_time"] = run.phase(
+            "ours_at_peer_time", lambda: evaluate_at_peer_time(run, at_peer_dir, hyps)
+        )
     results["ours"]["evaluate"] = run.phase("evaluate", lambda: evaluate(run, bundle_dir, hyps))
-    pack_hypotheses(hyps, args.out / "ours-hyps.tgz")
+    _quietly(run, "pack the hypotheses", lambda: pack_hypotheses(hyps, args.out / HYPS_NAME))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _quietly(run: Any, what: str, action: Any) -> None:
+    """Run a step between phases; a failure is recorded under `errors`, never raised."""
+    try:
+        action()
+    except Exception as error:
+        run.results.setdefault("errors", {})[what] = f"{type(error).__name__}: {error}"
 
 
 def versions() -> dict[str, Any]:
@@ -147,10 +165,14 @@ def pick_winner(models: dict[str, ours.Trained], results: dict[str, Any]) -> our
     return models[max(rates, key=lambda path: rates[path])]
 
 
-def _free(models: dict[str, ours.Trained], keep: ours.Trained | None) -> None:
+def _free(models: dict[str, ours.Trained], keep: ours.Trained | None, reset: bool = False) -> None:
+    """Drop every model but `keep`; with `reset`, Dynamo's compiled code and CUDA graph
+    trees too (the next model is compiled afresh, not as a recompile of the last)."""
     for path in list(models):
         if models[path] is not keep:
             del models[path]
+    if reset:
+        torch._dynamo.reset()
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -164,11 +186,14 @@ def _snapshot_time(run: Any) -> float | None:
     return _get(run.results.get("peer"), "train", "seconds_at_last_report")
 
 
-def steady(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> dict[str, Any]:
+def steady(
+    run: Any, held: dict[str, Any], models: dict[str, ours.Trained], directory: Path
+) -> dict[str, Any]:
     """The measured model (the peer's shape) trained on at its constant learning rate for
     plan.steady_seconds, or up to the peer's training time if that is longer: the steady
-    tokens/s, past the CUDA graph recordings of the 30-s windows. The weights are kept
-    (`trained.snapshot`) when the training time reaches the peer's."""
+    tokens/s, past the CUDA graph recordings of the 30-s windows. Its weights when the
+    training time reached the peer's (or at the end, if it did not) are saved as a bundle
+    in `directory` for `evaluate_at_peer_time`."""
     trained: ours.Trained | None = held["model"]
     if trained is None:
         raise RuntimeError("no measured model (both measurements failed)")
@@ -186,31 +211,24 @@ def steady(run: Any, held: dict[str, Any], models: dict[str, ours.Trained]) -> d
     if trained.snapshot is None:  # the peer's time was not reached: the weights as they are
         trained.keep_snapshot(trained.seconds, trained.steps)
     figures["snapshot"] = trained.snapshot_figures(peer_seconds)
-    return {**figures, **trained.totals()}
-
-
-def evaluate_at_peer_time(run: Any, trained: ours.Trained | None, hyps: Path) -> dict[str, Any]:
-    """The peer's shape at the peer's training time, evaluated as the peer's model is:
-    decoding speed (graph search, eager, text boundary) and test scores. Not sent back."""
-    if trained is None or trained.snapshot is None:
-        raise RuntimeError("no weights at the peer's time (the ours_steady phase failed)")
-    directory = Path(tempfile.mkdtemp(prefix="nmt-gpu-peer-time-")) / f"{run.args.config}-gpu"
     extra = {"trained_by": "bench/gpu/run.py", "forward_path": trained.path}
     extra |= {"step": trained.snapshot_steps, "train_seconds": trained.snapshot_seconds}
     ours.save_trained(trained, directory, extra, trained.snapshot)
-    try:
-        results = ours.evaluate(
-            directory,
-            run.args.data,
-            "auto",
-            BEAMS,
-            EVAL_BATCH,
-            run.args.plan.eval_limit,
-            hyps / "at-peer-time",
-        )
-    finally:
-        shutil.rmtree(directory.parent, ignore_errors=True)
-    results["steps"], results["seconds"] = trained.snapshot_steps, trained.snapshot_seconds
+    return {**figures, **trained.totals()}
+
+
+def evaluate_at_peer_time(run: Any, directory: Path, hyps: Path) -> dict[str, Any]:
+    """The peer's shape at the peer's training time (the bundle `steady` saved), evaluated
+    as the peer's model is: decoding speed (graph search, eager, text boundary) and test
+    scores. Not sent back."""
+    if not (directory / "metadata.json").is_file():
+        raise RuntimeError("no bundle of the weights at the peer's time (ours_steady failed)")
+    plan = run.args.plan
+    results = ours.evaluate(
+        directory, run.args.data, "auto", BEAMS, EVAL_BATCH, plan.eval_limit, hyps / "at-peer-time"
+    )
+    snapshot = _get(run.results, "ours", "steady", "snapshot") or {}
+    results["steps"], results["seconds"] = snapshot.get("steps"), snapshot.get("seconds")
     return results
 
 
@@ -247,17 +265,29 @@ def train(
         trained.keep_snapshot(trained.seconds, trained.steps)
     if seconds > 1.0:
         probe = ours.valid_bleu_probe(trained.setup, VALID_SENTENCES)
-        figures.update(
-            ours.train_on(
+
+        def train_for(budget: float) -> dict[str, Any]:
+            return ours.train_on(
                 trained,
-                seconds,
+                budget,
                 args.final_lr_fraction,
                 warmup_steps,
                 peer_seconds,
                 probe,
                 plan.valid_every,
             )
-        )
+
+        done = train_for(seconds)
+        if done.get("error") and trained.path == "compiled" and done["steps"] == 0:
+            # the compiled path failed before its first step (a new shape never compiled
+            # on this GPU): the eager path for the rest of the time
+            figures["compiled_error"] = done.pop("error")
+            trained.use_plain_path()
+            figures["path"] = trained.path
+            done = train_for(
+                min(plan.train_seconds - trained.seconds, run.left() - plan.eval_reserve)
+            )
+        figures.update(done)
     else:
         figures["note"] = f"no time left to train further ({seconds:.0f} s)"
     if trained.snapshot is not None:
@@ -297,7 +327,6 @@ def evaluate(run: Any, bundle_dir: Path, hyps: Path) -> dict[str, Any]:
         results["at_peer_time"] = ours.evaluate(
             snapshot, args.data, "auto", (5,), EVAL_BATCH, limit, hyps / "at-peer-time", False
         )
-    shutil.rmtree(bundle_dir.parent, ignore_errors=True)
     return results
 
 

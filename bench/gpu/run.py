@@ -12,15 +12,16 @@ Phases, each with its own time budget; a failed phase is recorded and the next o
   ours_plain     our model of the same shape (preset lstm: 8192 padded source+target tokens,
   ours_compiled  i.e. ~4096 per side) timed for the same time, plain then compiled path
   ours_steady    the faster path's model trained on for plan.steady_seconds at a constant
-                 rate: its steady tokens/s (the side-by-side figure); its weights are kept
-                 when its training time reaches the peer's
-  ours_at_peer_time  those weights evaluated like the peer's model: decoding speed (CUDA graph
-                 search, eager, text boundary) and scores at equal training time
+                 rate: its steady tokens/s (the side-by-side figure); its weights when its
+                 training time reaches the peer's are saved as a bundle
   train          the BLEU model (--train-config, default base) trained from scratch until
                  --train-seconds of training or the deadline, learning rate on a cosine over
                  that time; its greedy validation BLEU every plan.valid_every seconds
   bundle         the BLEU model as an fp16 inference bundle, tarred and cut into parts < 15 MiB
-  evaluate       its test lines at beam 5 and 1, batch 64: BLEU/chrF multi/single, sentences/s
+  ours_at_peer_time  the lstm's weights at the peer's time evaluated like the peer's model:
+                 decoding speed (CUDA graph search, eager, text boundary), scores; after the
+                 bundle, so that a device error there cannot cost the BLEU model
+  evaluate       the BLEU model's test lines at beam 5 and 1, batch 64: BLEU/chrF, sentences/s
 With --train-config equal to --config (the first run's layout) the measured model itself
 trains on for the BLEU target instead (no ours_steady / ours_at_peer_time phases), and its
 weights at the peer's training time are kept and scored beside it.
@@ -75,9 +76,10 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 45, 560, 60, 25),
-    # 20 peer steps give no report (it reports every 50): snapshot at 1 s to exercise it
-    "smoke": Plan(20, 120, 64, 3, 20, 20, 5, 64, 30, 280, 3, 2, snapshot_at=1.0),
+    "full": Plan(1000, 170, 0, 20, 30, None, 435, None, 75, 560, 60, 25),
+    # 20 peer steps give no report (it reports every 50): snapshot at 1 s to exercise it;
+    # 30 s of training: validations between compiled steps once the first compile is done
+    "smoke": Plan(20, 120, 64, 3, 20, 20, 30, 64, 30, 280, 3, 2, snapshot_at=1.0),
     "dry-run": Plan(4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, 2, 0.5, "aot_eager", True, 512),
 }
 # The model trained for the BLEU target, unless --train-config says otherwise: the shipped
@@ -112,7 +114,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"overrides of --train-config, after {', '.join(TRAIN_OVERRIDES)}",
+        help=f"overrides of --train-config, after {', '.join(TRAIN_OVERRIDES)} "
+        "(with --train-config equal to --config, --set applies instead)",
     )
     parser.add_argument("--peer-steps", type=int, default=None, help="the peer's training steps")
     parser.add_argument("--train-seconds", type=float, default=None)
@@ -174,7 +177,10 @@ class Run:
         """Rewrite OUT/gpu-results.json (atomically)."""
         self.results["wall_seconds"] = round(time.monotonic() - self.started, 1)
         if self.on_write is not None:
-            self.on_write(self.results)
+            try:
+                self.on_write(self.results)
+            except Exception as error:  # the figures measured so far are written regardless
+                self.results["headline_error"] = f"{type(error).__name__}: {error}"
         path = self.args.out / RESULTS_NAME
         staging = path.with_suffix(".tmp")
         staging.write_text(json.dumps(self.results, indent=1, default=str), encoding="utf-8")
