@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -251,11 +252,23 @@ def test_export_writes_a_half_precision_inference_bundle(
     monkeypatch.setattr("sys.stdin", io.StringIO("I see the cat.\n"))
     assert main(["translate", "--checkpoint", str(out), "--device", "cpu"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
-    steps = sorted((run_dir / "checkpoints").iterdir())
+    first = sorted((run_dir / "checkpoints").iterdir())[0]
+    later = tmp_path / "later"  # the same weights, recorded as trained 10 steps longer
+    shutil.copytree(first, later)
+    recorded = json.loads((first / "metadata.json").read_text())
+    longer = recorded | {"step": recorded["step"] + 10, "train_seconds": 99.0}
+    (later / "metadata.json").write_text(json.dumps(longer))  # not among the hashed files
     averaged = tmp_path / "averaged"
-    assert main(["export", *map(str, steps), "--out", str(averaged)]) == 0
-    tied = json.loads((averaged / "metadata.json").read_text())["tied_weights"]
+    assert main(["export", str(first), str(later), "--out", str(averaged)]) == 0
+    averaged_metadata = json.loads((averaged / "metadata.json").read_text())
+    tied = averaged_metadata["tied_weights"]
     assert tied and tied == metadata["tied_weights"]  # averaging keeps shared tables shared
+    # an average is as trained as the last weights in it, whatever the order given
+    assert averaged_metadata["step"] == longer["step"] and averaged_metadata["train_seconds"] == 99
+    assert [e["step"] for e in averaged_metadata["exported_from"]] == [
+        recorded["step"],
+        longer["step"],
+    ]
 
 
 def test_without_checkpoint_the_shipped_model_is_used_or_named(

@@ -28,7 +28,7 @@ def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
     """Average the weights of `checkpoints` (same config and tokenizer) into a new bundle."""
     bundles = _load_compatible(checkpoints)
     first = bundles[0]
-    metadata = {k: v for k, v in first.metadata.items() if k not in {"files", "scores"}}
+    metadata = {k: v for k, v in _latest(bundles).metadata.items() if k not in {"files", "scores"}}
     metadata["averaged_from"] = [str(b.path.resolve()) for b in bundles]
     metadata["scores"] = {}
     metadata["target_shortlist"] = _common_shortlist(bundles)
@@ -50,7 +50,7 @@ def export_bundle(
     bundles = _load_compatible(checkpoints)
     first = bundles[0]
     dropped = {"files", "scores", "averaged_from"}
-    metadata = {k: v for k, v in first.metadata.items() if k not in dropped}
+    metadata = {k: v for k, v in _latest(bundles).metadata.items() if k not in dropped}
     metadata["scores"] = first.metadata.get("scores", {}) if len(bundles) == 1 else {}
     metadata["exported_from"] = [
         {"path": str(b.path.resolve()), "step": b.metadata.get("step")} for b in bundles
@@ -67,6 +67,12 @@ def export_bundle(
         first.tokenizer_files,
         weights_dtype=_DTYPES[dtype],
     )
+
+
+def _latest(bundles: list[Bundle]) -> Bundle:
+    """The most trained checkpoint (highest step): an average's step, epoch and training
+    time are those of the last weights in it, whatever order they were given in."""
+    return max(bundles, key=lambda bundle: bundle.metadata.get("step") or 0)
 
 
 def _load_compatible(checkpoints: list[Path]) -> list[Bundle]:
