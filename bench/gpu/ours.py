@@ -263,6 +263,9 @@ def train_on(
         figures["error"] = error
     if validate is not None:  # the final weights too (not counted as training time)
         figures["validation_seconds"] = round(validation["seconds"], 1)
+        stepping = max(stats.seconds - validation["seconds"], 1e-9)  # compilation included
+        tokens = stats.src_tokens + stats.tgt_tokens
+        figures["tokens_per_second_excl_validation"] = round(tokens / stepping, 1)
         check(validate, trained.steps, trained.seconds)
         figures["valid_bleu_curve"] = curve
         if "error" in validation:

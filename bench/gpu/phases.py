@@ -411,6 +411,9 @@ def headline(results: dict[str, Any]) -> None:
         ours_train_path=_get(mine, "train", "path"),
         ours_train_parameters=_get(mine, "train", "parameters"),
         ours_bleu_model_tokens_per_s=_get(mine, "train", "tokens_per_second"),
+        ours_bleu_model_tokens_per_s_excl_validation=_get(
+            mine, "train", "tokens_per_second_excl_validation"
+        ),
         train_seconds=_get(mine, "train", "total_seconds"),
         train_steps=_get(mine, "train", "total_steps"),
         ours_valid_bleu_curve=_get(mine, "train", "valid_bleu_curve"),

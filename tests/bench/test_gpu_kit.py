@@ -238,6 +238,13 @@ def test_dry_run_measures_the_peer_shape_and_trains_the_bleu_model(kit_dir: Path
     assert len(curve) <= train["total_seconds"] / 0.5 + 2
     assert curve[-1]["steps"] == train["total_steps"]
     assert all(0 <= p["valid_bleu"] <= 100 for p in curve)
+    # the validations are inside its timed seconds; this rate leaves them out
+    tokens = train["tokens_per_second"] * train["seconds"]
+    stepping = train["seconds"] - train["validation_seconds"]
+    excluded = results["ours_bleu_model_tokens_per_s_excl_validation"]
+    assert excluded == train["tokens_per_second_excl_validation"]
+    assert excluded == pytest.approx(tokens / stepping, rel=0.01)
+    assert excluded > results["ours_bleu_model_tokens_per_s"]
     assert set(results["ours_seconds_to_valid_bleu"]) == {"40", "45", "50"}
     evaluated = results["ours"]["evaluate"]
     assert "eager_sentences_per_second" not in evaluated["beam5"]  # timed: the peer's shape
