@@ -198,7 +198,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def verify_bundle(directory: Path) -> dict[str, Any]:
-    """Check every file against the hashes in metadata.json; return the metadata."""
+    """Check every file against the hashes in metadata.json; return the metadata.
+
+    Raises CheckpointError when the directory, metadata.json (or its weights entry) or a
+    listed file is missing, the JSON is corrupt, or a file's SHA-256 does not match.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint not found: {directory} (expected a bundle directory)")
@@ -221,7 +225,11 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
 
 
 def load_bundle(directory: Path) -> Bundle:
-    """Load a verified bundle for inference (no training state)."""
+    """Load a verified bundle for inference (no training state).
+
+    Raises CheckpointError as `verify_bundle` does, and for an invalid config, unreadable
+    weights or no sentencepiece model.
+    """
     directory = Path(directory)
     metadata = verify_bundle(directory)
     try:

@@ -283,7 +283,11 @@ def config_from_dict(tree: dict[str, Any]) -> Config:
 
 
 def load_config(preset_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Load a shipped preset (by name) or a YAML file, then apply `key.sub=value` overrides."""
+    """Load a shipped preset (by name) or a YAML file, then apply `key.sub=value` overrides.
+
+    Raises ConfigError for an unknown preset, a missing file, invalid YAML, a `base` loop,
+    a malformed override or a value the schema refuses.
+    """
     tree = _read_yaml(preset_or_path)
     tree["name"] = tree.get("name") or Path(preset_or_path).stem
     for assignment in overrides:

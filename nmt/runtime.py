@@ -11,7 +11,8 @@ from nmt.errors import NmtError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
+    """'auto' picks CUDA when available, else CPU; NmtError for 'cuda' without a GPU or an
+    unknown name."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

@@ -39,7 +39,7 @@ class Translation:
     The pieces, log-probabilities and attention are those of the model's own input and
     output: after the text boundary (`nmt.text`) cleaned the input, normalised its case
     and put placeholders in place of protected spans. `text` and `alignment` are the
-    final result, in the caller's terms.
+    final result, in the caller's terms. Log-probabilities and scores are natural logs.
     """
 
     source: str

@@ -109,7 +109,7 @@ class NeuralTranslator:
     """The one real Translator: a Seq2Seq model, its tokenizers and a device.
 
     It alone decides how texts are grouped for the model: `translate_segments` sorts the
-    inputs by length in pieces and runs batches of at most `batch_size` of them.
+    inputs by length in pieces and runs batches of at most `batch_size` (NmtError if < 1).
     """
 
     def __init__(
@@ -248,7 +248,7 @@ def build_translator(
     quantize: str = "none",
     shortlist: bool = True,
 ) -> NeuralTranslator:
-    """Wire a loaded bundle into a NeuralTranslator, refusing mismatched tokenizers.
+    """Wire a loaded bundle into a NeuralTranslator; CheckpointError on tokenizer/weights mismatch.
 
     `batch_size` (sentences per model call) defaults to the config's `decode.batch_size`;
     `quantize` ("auto", "none", "int8") and `shortlist`: see `load_translator`.
@@ -364,7 +364,7 @@ def load_translator(
     `decode.batch_size`). `shortlist` scores only the pieces the training targets used
     when the bundle records them (`target_shortlist`, nmt.model.shortlist); False scores
     the whole vocabulary. Raises CheckpointError for a missing or corrupt bundle and
-    NmtError for an unknown quantization.
+    NmtError for an unknown or unavailable device or quantization (int8 off a CPU).
     """
     bundle = load_bundle(Path(checkpoint))
     return build_translator(bundle, device, batch_size, quantize, shortlist)
@@ -391,7 +391,7 @@ def int8_available() -> bool:
 
 
 def quantize_int8(model: Seq2Seq, device: torch.device) -> Seq2Seq:
-    """Dynamic int8 quantization of every matrix product (nmt.model.quantize), CPU only."""
+    """Dynamic int8 model (nmt.model.quantize); NmtError off CPU or where int8 is unavailable."""
     if device.type != "cpu":
         raise NmtError("int8 quantization runs on CPU only (use --device cpu)")
     try:

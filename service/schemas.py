@@ -10,7 +10,12 @@ from nmt import MAX_BEAM_SIZE
 
 
 class TranslateRequest(BaseModel):
-    """`POST /v1/translate`: one text or a list, with per-request decoding options."""
+    """`POST /v1/translate`: one text or a list, with per-request decoding options.
+
+    Lengths count sentencepiece pieces: each sentence's output stops at a + b * its source
+    pieces (eos included), b = `max_length_ratio`, a = the model's `max_length_a`.
+    n_best over beam_size is refused (422).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -27,7 +32,11 @@ class TranslateRequest(BaseModel):
         "distinct alternatives, every one with its score.",
     )
     max_length_ratio: float | None = Field(
-        None, gt=0.0, le=10.0, description="Max output tokens per source token."
+        None,
+        gt=0.0,
+        le=10.0,
+        description="b in the output length limit a + b * source pieces (eos included; a is "
+        "the model's max_length_a). Default: the model's.",
     )
     length_penalty: float | None = Field(None, ge=0.0, le=5.0, description="Default: the model's.")
     coverage_penalty: float | None = Field(
@@ -60,7 +69,7 @@ class AttentionOut(BaseModel):
 
 
 class DiagnosticsOut(BaseModel):
-    """Cheap signals that a translation may be bad."""
+    """Cheap signals that a translation may be bad (log-probabilities: natural log)."""
 
     mean_log_prob: float = Field(description="Mean target-token log-probability.")
     under_translated: bool | None = Field(
@@ -71,7 +80,11 @@ class DiagnosticsOut(BaseModel):
 
 
 class TranslationOut(BaseModel):
-    """The translation of one input text."""
+    """The translation of one input text.
+
+    Scores are search scores: natural-log probabilities after any GNMT length and coverage
+    penalty (Wu et al., 2016), summed over the text's sentences.
+    """
 
     text: str
     score: float = Field(description="Sum of the sentences' search scores (higher is better).")
@@ -95,7 +108,10 @@ class ModelSummary(BaseModel):
 
 
 class TranslateResponse(BaseModel):
-    """`POST /v1/translate` answer: translations in request order."""
+    """`POST /v1/translate` answer: translations in request order.
+
+    `timing_ms`: the request's wall-clock time in the handler, in milliseconds.
+    """
 
     translations: list[TranslationOut]
     model: ModelSummary

@@ -102,6 +102,7 @@ def batch_indices(
     B * (max source len + max target len + 1) <= max_tokens (one over-long example forms a
     batch of its own); the batch order is then shuffled by (seed, epoch) when shuffle.
     Examples longer than max_length (source or target) are left out; see keep_mask.
+    Lengths and budgets count pieces. Raises ValueError for max_tokens below 1.
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be positive, got {max_tokens}")

@@ -1,4 +1,7 @@
-"""SentencePiece subword models: training with fixed special ids, and a small wrapper."""
+"""SentencePiece subword models: training with fixed special ids, and a small wrapper.
+
+SentencePiece: Kudo & Richardson (2018); its unigram model: Kudo (2018).
+"""
 
 from __future__ import annotations
 
@@ -55,7 +58,10 @@ def train_sentencepiece(
 
 
 class Tokenizer:
-    """A SentencePiece processor plus the model bytes it was built from."""
+    """A SentencePiece processor plus the model bytes it was built from.
+
+    Raises DataError for bytes that are not a sentencepiece model (`load`: a missing file).
+    """
 
     def __init__(self, model_proto: bytes) -> None:
         self._proto = bytes(model_proto)

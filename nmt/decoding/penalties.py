@@ -36,7 +36,11 @@ def hypothesis_scores(
     source_mask: Tensor,
     options: SearchOptions,
 ) -> Tensor:
-    """Ranking scores (R,) of finished hypotheses from their summed log-probabilities (R,)."""
+    """Ranking scores (R,) of finished hypotheses from their summed log-probabilities (R,).
+
+    lengths (R,) long emitted tokens, coverage and source_mask (R, S). Raises ValueError
+    for a coverage penalty without coverage.
+    """
     scores = log_prob
     if options.length_penalty != 0.0:
         scores = scores / length_penalty(lengths, options.length_penalty)

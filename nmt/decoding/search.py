@@ -24,6 +24,10 @@ def search(
     on CUDA, beam search on fixed shapes with graph-replayed steps (nmt.decoding.graphs),
     which finds the same hypotheses (beam size 1 is greedy search there too).
 
+    src (B, S) long piece ids, src_lengths (B,) long true lengths; B sentences, S source
+    pieces. Returns per sentence 1 to n_best distinct hypotheses, best first (scores in
+    natural-log units). Raises ValueError for a beam_size or n_best below 1.
+
     `keep_attention` records each hypothesis's attention even when the options do not
     return it (the translator's text boundary needs it to align words).
     """

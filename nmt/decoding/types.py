@@ -13,7 +13,11 @@ from nmt.errors import SearchOptionsError
 
 @dataclass(frozen=True)
 class SearchOptions:
-    """How to search; the defaults give plain greedy decoding."""
+    """How to search; the defaults give plain greedy decoding.
+
+    Lengths count pieces (a source's include its eos); the penalties are GNMT's (Wu et al.,
+    2016; nmt.decoding.penalties).
+    """
 
     beam_size: int = 1
     n_best: int = 1
@@ -72,7 +76,7 @@ class SearchOptions:
 
 @dataclass
 class Hypothesis:
-    """One finished hypothesis for one source sentence."""
+    """One finished hypothesis for one source sentence; log-probabilities are natural logs."""
 
     tokens: list[int]  # target ids, bos and eos excluded
     score: float  # ranking score (length and coverage penalties applied)

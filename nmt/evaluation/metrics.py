@@ -1,8 +1,9 @@
 """Corpus BLEU and chrF2 with sacreBLEU defaults, for a variable number of references.
 
-See /work/shared/design/DATA_SPLIT.md: hypotheses are detokenised text, BLEU uses
-13a tokenisation (cased) and missing references are padded with `None` (never `''`,
-which sacreBLEU would keep as a zero-length reference and which can shift the
+BLEU (Papineni et al., 2002) and chrF with beta 2 (Popović, 2015) as sacreBLEU computes
+them (Post, 2018). See the design note DATA_SPLIT.md: hypotheses are detokenised text,
+BLEU uses 13a tokenisation (cased) and missing references are padded with `None` (never
+`''`, which sacreBLEU would keep as a zero-length reference and which can shift the
 brevity penalty); the signatures then read `nrefs:var`.
 """
 
@@ -39,7 +40,11 @@ def reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | No
 
 
 def score_corpus(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> CorpusScore:
-    """Score hypotheses against their (one or more) references with BLEU and chrF2."""
+    """Score hypotheses against their (one or more) references with BLEU and chrF2.
+
+    Raises NmtError when there are no hypotheses, their count differs from the reference
+    lists', or a hypothesis has no reference.
+    """
     if len(hypotheses) != len(references):
         raise NmtError(
             f"{len(hypotheses)} hypotheses but {len(references)} reference lists; they must match"

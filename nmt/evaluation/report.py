@@ -20,7 +20,7 @@ def write_report(report: dict[str, Any], path: Path) -> None:
 
 
 def read_report(path: Path) -> dict[str, Any]:
-    """Read a report written by `write_report`."""
+    """Read a report written by `write_report`; NmtError when unreadable or not a report."""
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:

@@ -2,8 +2,9 @@
 
 With `share_embeddings` and equal vocabulary sizes (a joint vocabulary) one table
 serves both sides; otherwise each side has its own. With `tie_output` the output
-projection reuses the target table: logits = E_tgt . tanh(W_p [s_t; c_t; e_t]) + b,
-which is why the decoder's pre-output layer projects to the embedding size.
+projection reuses the target table (Press & Wolf, 2017):
+logits = E_tgt . tanh(W_p [s_t; c_t; e_t]) + b, which is why the decoder's pre-output
+layer projects to the embedding size.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The encoder-decoder model and `build_model`, the single wiring point for every variant."""
+"""The encoder-decoder model and `build_model`, the single wiring point for every variant.
+
+Shape alphabet: B batch, S source length, T target length (pieces), V output vocabulary,
+E embedding, H decoder hidden, He encoder output, G gates of decoder layer 0, A attention.
+"""
 
 from __future__ import annotations
 
@@ -132,7 +136,7 @@ class Seq2Seq(nn.Module):
         self.register_buffer("output_ids", None, persistent=False)
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[EncoderMemory, DecoderState]:
-        """Source ids (B, S) and lengths (B,) -> attention memory and initial decoder state."""
+        """Source ids (B, S) long and lengths (B,) long -> attention memory, initial state."""
         states, enc_hidden, enc_cell = self.encoder(self.src_embedding(src), src_lengths)
         positions = torch.arange(src.size(1), device=src.device)
         mask = positions.unsqueeze(0) < src_lengths.to(src.device).unsqueeze(1)  # (B, S)
@@ -195,8 +199,9 @@ class Seq2Seq(nn.Module):
     ) -> ForwardOutput:
         """Predict every target position of tgt_in (B, T) (bos-prefixed, shifted targets).
 
-        teacher_forcing < 1 is scheduled sampling: per sentence and step, the previous
-        step's argmax replaces the gold input with probability 1 - teacher_forcing.
+        teacher_forcing < 1 is scheduled sampling (Bengio et al., 2015): per sentence and
+        step, the previous step's argmax replaces the gold input with probability
+        1 - teacher_forcing. Raises RuntimeError after `restrict_output` (inference only).
         """
         if self.output_ids is not None:
             raise RuntimeError("a model restricted to a shortlist is for inference only")
@@ -283,7 +288,8 @@ def build_model(
     are the embedding tables shared (share_embeddings) and copying possible.
     `config.attention_placement` picks the decoder step: "luong" (decoder.py, RNN then
     attention) or "bahdanau" (bahdanau_decoder.py, attention then RNN); both have the
-    same parameters and the same encode()/decode_step() contract.
+    same parameters and the same encode()/decode_step() contract. Raises ValueError for a
+    copy model without a joint vocabulary of equal sizes.
     """
     if config.copy.enabled and not (joint_vocab and src_vocab_size == tgt_vocab_size):
         raise ValueError(

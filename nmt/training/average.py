@@ -1,6 +1,9 @@
 """Checkpoint averaging and export: the mean of the weights of several bundles of one model,
 the inference-only bundle that ships (half-precision weights, no optimizer state), and the
-target shortlist added to a bundle saved before runs recorded one."""
+target shortlist added to a bundle saved before runs recorded one.
+
+Averaging the last checkpoints of a run follows Vaswani et al. (2017, section 6.1).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,11 @@ _DTYPES: dict[str, torch.dtype] = {
 
 
 def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
-    """Average the weights of `checkpoints` (same config and tokenizer) into a new bundle."""
+    """Average the weights of `checkpoints` (same config and tokenizer) into a new bundle.
+
+    Raises CheckpointError for no checkpoints, a missing or corrupt one, checkpoints that
+    differ in config or tokenizer, or that record different target shortlists.
+    """
     bundles = _load_compatible(checkpoints)
     first = bundles[0]
     metadata = {k: v for k, v in _latest(bundles).metadata.items() if k not in {"files", "scores"}}

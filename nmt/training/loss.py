@@ -73,7 +73,9 @@ def sequence_loss(
 ) -> LossResult:
     """Token-level cross-entropy of scores (B, T, V) against targets (B, T), pads ignored.
 
-    `scores` are logits or log-probabilities (B, T, V); both give the same loss.
+    `scores` are logits or log-probabilities (B, T, V); both give the same loss. targets
+    (B, T) long; B sentences, T target pieces, V vocabulary. `loss` is in nats per non-pad
+    token, `nll_sum` in nats.
     """
     flat_scores = scores.reshape(-1, scores.size(-1))  # (B*T, V)
     flat_targets = targets.reshape(-1)

@@ -13,7 +13,8 @@ from nmt.config import TrainConfig
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
-    """Adam or AdamW over all trainable parameters (fused kernels on CUDA)."""
+    """Adam (Kingma & Ba, 2015) or AdamW (decoupled weight decay, Loshchilov & Hutter, 2019)
+    over all trainable parameters (fused kernels on CUDA)."""
     params = [p for p in model.parameters() if p.requires_grad]
     fused = all(p.is_cuda for p in params)
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
@@ -27,7 +28,12 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:
-    """Multiplier of the base learning rate after `step` optimizer updates."""
+    """Multiplier of the base learning rate after `step` optimizer updates.
+
+    Linear warm-up over `warmup_steps`, then: "inverse_sqrt" sqrt(warmup / step) (Vaswani
+    et al., 2017); "cosine" half a cosine from 1 down to min_learning_rate / learning_rate
+    at max_steps, without restarts (Loshchilov & Hutter, 2017); otherwise 1.
+    """
     warmup = config.warmup_steps
     if warmup and step < warmup:
         return (step + 1) / warmup
@@ -55,7 +61,8 @@ def build_scheduler(optimizer: Optimizer, config: TrainConfig) -> LRScheduler | 
 
 
 def teacher_forcing_ratio(step: int, config: TrainConfig) -> float:
-    """Linear decay from 1.0 to config.teacher_forcing over teacher_forcing_decay_steps."""
+    """Linear decay from 1.0 to config.teacher_forcing over teacher_forcing_decay_steps:
+    scheduled sampling's linear schedule (Bengio et al., 2015)."""
     if config.teacher_forcing >= 1.0:
         return 1.0
     if config.teacher_forcing_decay_steps == 0:

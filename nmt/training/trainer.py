@@ -43,7 +43,7 @@ _STOP_REASONS = ("", "interrupted", "max_steps", "max_time")
 
 @dataclass
 class TrainResult:
-    """Where the run ended and why."""
+    """Where the run ended and why; `step` counts optimizer updates, `best_bleu` is 0-100."""
 
     run_dir: Path
     best: Path

@@ -183,6 +183,18 @@ def test_attention_plots_for_the_first_sentences(tmp_path: Path) -> None:
     assert len(plot_calls) == 1
 
 
+def test_attention_plots_ask_for_one_best_whatever_the_base_options_asked(tmp_path: Path) -> None:
+    data = write_prepared(tmp_path / "data")
+    fake = FakeTranslator(lambda source: references_of(source)[0])
+    wide = SearchOptions(beam_size=4, n_best=3)  # n_best 3 is over the plots' beam 1
+    report = evaluate_translator(
+        fake, data, beams=[1], base_options=wide, progress=False, plots=1, plot_dir=tmp_path
+    )
+    assert len(report["attention_plots"]) == 1
+    plot_calls = [options for _, options in fake.calls if options.return_attention]
+    assert [(o.beam_size, o.n_best) for o in plot_calls] == [(1, 1)]
+
+
 def test_model_trained_on_other_data_is_flagged(tmp_path: Path) -> None:
     data = write_prepared(tmp_path / "data")
     fake = FakeTranslator(lambda s: s, ModelDescription("x", data_manifest_hash="abc"))
