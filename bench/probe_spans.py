@@ -13,8 +13,10 @@ wrote itself (its placeholder or the span was already in the raw output, before 
 boundary restored anything). `--baseline` adds the share the bare model keeps when it
 is given the sentence as it is (no boundary).
 
-Names are not protected spans (a name may rightly be translated: London -> Londres);
-their share is reported as a measurement only.
+The probe names (Jasper, Ingrid, Freya...) replace names of the sentence; those the
+training source holds at most once are protected spans when the bundle records its
+source word counts (`nmt.text.names`); a known name may rightly be translated (London ->
+Londres), so names the model knows are left to it.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@
 spans, case, piece counts) + the model (`translate_segments`) + `finish_part` per part
 (alignment, spans and case restored). The model's outputs are computed once, untimed; then
 `sanitize`, `prepare` and `finish_part` over every source of the split are timed, best of
-`--repeats`, in microseconds per sentence. On the H200 the boundary added 35 % to the model
-path's time (docs/RESULTS.md), so it is worth watching where decoding is fast.
+`--repeats`, in microseconds per sentence; `prepare_without_names` is `prepare` with the
+model's source word counts hidden (no rare-name spans, `nmt.text.names`). On the H200 the
+boundary added 35 % to the model path's time (docs/RESULTS.md), so it is worth watching
+where decoding is fast.
 """
 
 from __future__ import annotations
@@ -51,10 +53,19 @@ def measure(data: str, split: str, repeats: int) -> dict[str, Any]:
         for (item, part), output in zip(parts, outputs, strict=True):
             finish_part(translator, item, part, output)
 
+    def prepare_without_names() -> None:
+        counts, translator.source_word_counts = translator.source_word_counts, None
+        try:
+            for text in sources:
+                prepare(translator, text)
+        finally:
+            translator.source_word_counts = counts
+
     per_sentence = 1e6 / len(sources)
     timings = {
         "sanitize": best_seconds(lambda: [sanitize(text) for text in sources], repeats),
         "prepare": best_seconds(lambda: [prepare(translator, text) for text in sources], repeats),
+        "prepare_without_names": best_seconds(prepare_without_names, repeats),
         "finish_part": best_seconds(finish_all, repeats),
     }
     return {

@@ -50,7 +50,7 @@ class BundleMetadata:
     `name` None: not recorded (the config's name stands in). `tokenizer_sha256` maps
     "src"/"tgt" to the hashes of the tokenizers the model was trained with; empty when not
     recorded (nothing to check). `target_shortlist` None: not recorded (the translator
-    scores the whole vocabulary).
+    scores the whole vocabulary). `source_words` None: not recorded (no name is protected).
     """
 
     name: str | None = None
@@ -61,6 +61,7 @@ class BundleMetadata:
     data_manifest_hash: str = ""
     tokenizer_sha256: dict[str, str] = field(default_factory=dict)
     target_shortlist: list[int] | None = None  # ids the training targets use (model.shortlist)
+    source_words: dict[str, int] | None = None  # training-source word counts (text.names)
 
     @classmethod
     def from_dict(cls, metadata: dict[str, Any]) -> BundleMetadata:

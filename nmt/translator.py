@@ -17,14 +17,14 @@ from typing import Any, Protocol
 import torch
 
 from nmt.checkpoint import Bundle, load_bundle
-from nmt.config import QUANTIZATIONS, config_to_dict
+from nmt.config import config_to_dict
 from nmt.data.corpus import normalize
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.search import search
 from nmt.decoding.types import Hypothesis, SearchOptions
 from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq, build_model
-from nmt.model.quantize import quantize_dynamic_int8
+from nmt.model.quantize import quantize_int8, resolve_quantization
 from nmt.runtime import resolve_device
 from nmt.text.pipeline import translate_texts
 from nmt.translation import EOS_PIECE, Alternative, Link, Translation
@@ -110,6 +110,8 @@ class NeuralTranslator:
 
     It alone decides how texts are grouped for the model: `translate_segments` sorts the
     inputs by length in pieces and runs batches of at most `batch_size` (NmtError if < 1).
+    `source_word_counts` (the bundle's `source_words`; None: not recorded) lets the text
+    boundary keep names the training source holds at most once (`nmt.text.names`).
     """
 
     def __init__(
@@ -120,10 +122,12 @@ class NeuralTranslator:
         device: torch.device,
         description: ModelDescription,
         batch_size: int = 64,
+        source_word_counts: Mapping[str, int] | None = None,
     ) -> None:
         if batch_size < 1:
             raise NmtError(f"batch size must be at least 1, got {batch_size}")
         self.model = model.to(device).eval()
+        self.source_word_counts = source_word_counts  # rare names kept (nmt.text.names)
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.device = device
@@ -296,7 +300,8 @@ def build_translator(
     if quantize == "int8":
         model = quantize_int8(model.eval(), target)
     size = config.decode.batch_size if batch_size is None else batch_size
-    return NeuralTranslator(model, src_tok, tgt_tok, target, description, size)
+    words = meta.source_words
+    return NeuralTranslator(model, src_tok, tgt_tok, target, description, size, words)
 
 
 def _restrict_output(model: Seq2Seq, bundle: Bundle, tgt_tok: Tokenizer) -> int:
@@ -368,33 +373,3 @@ def load_translator(
     """
     bundle = load_bundle(Path(checkpoint))
     return build_translator(bundle, device, batch_size, quantize, shortlist)
-
-
-def resolve_quantization(quantize: str, device: torch.device) -> str:
-    """ "none" or "int8" for a requested `Quantization` on `device`.
-
-    "auto" is int8 on a CPU whose torch build has a quantized engine (fbgemm/x86, onednn,
-    qnnpack) and none elsewhere. Raises NmtError for an unknown value.
-    """
-    if quantize not in QUANTIZATIONS:
-        raise NmtError(
-            f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}"
-        )
-    if quantize != "auto":
-        return quantize
-    return "int8" if device.type == "cpu" and int8_available() else "none"
-
-
-def int8_available() -> bool:
-    """Whether this torch build has a quantized CPU engine (fbgemm/x86, onednn, qnnpack)."""
-    return bool(set(torch.backends.quantized.supported_engines) - {"none"})
-
-
-def quantize_int8(model: Seq2Seq, device: torch.device) -> Seq2Seq:
-    """Dynamic int8 model (nmt.model.quantize); NmtError off CPU or where int8 is unavailable."""
-    if device.type != "cpu":
-        raise NmtError("int8 quantization runs on CPU only (use --device cpu)")
-    try:
-        return quantize_dynamic_int8(model)
-    except RuntimeError as err:
-        raise NmtError(f"int8 quantization is not available: {err}") from None

@@ -347,7 +347,8 @@ def test_auto_quantization_resolves_by_device_and_engine(
     import torch
 
     from nmt.errors import NmtError
-    from nmt.translator import int8_available, load_translator, resolve_quantization
+    from nmt.model.quantize import int8_available, resolve_quantization
+    from nmt.translator import load_translator
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_quantization("none", cpu) == "none"
@@ -357,7 +358,7 @@ def test_auto_quantization_resolves_by_device_and_engine(
         resolve_quantization("int4", cpu)
     translator = load_translator(run_dir / "best", "cpu", "auto")
     assert translator.description.quantize == ("int8" if int8_available() else "none")
-    monkeypatch.setattr("nmt.translator.int8_available", lambda: False)
+    monkeypatch.setattr("nmt.model.quantize.int8_available", lambda: False)
     assert resolve_quantization("auto", cpu) == "none"
-    monkeypatch.setattr("nmt.translator.int8_available", lambda: True)
+    monkeypatch.setattr("nmt.model.quantize.int8_available", lambda: True)
     assert resolve_quantization("auto", cpu) == "int8"

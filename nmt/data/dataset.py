@@ -12,6 +12,7 @@ import numpy as np
 
 from nmt.errors import DataError
 from nmt.text.lines import split_lines
+from nmt.text.names import count_words
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "valid", "test")
@@ -86,6 +87,15 @@ def read_split_text(data_dir: str | Path, split: str) -> tuple[list[str], list[s
     if len(src) != len(tgt):
         raise DataError(f"{data_dir}: {split} has {len(src)} source but {len(tgt)} target lines")
     return src, tgt
+
+
+def source_word_counts(data_dir: str | Path) -> dict[str, int]:
+    """Lower-cased word counts of the training source (`nmt.text.names.count_words`): what
+    a bundle records as `source_words` so the text boundary can keep rare names.
+
+    Raises DataError for a missing or inconsistent prepared split.
+    """
+    return count_words(read_split_text(data_dir, "train")[0])
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> None:

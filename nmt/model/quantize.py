@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
+from nmt.config import QUANTIZATIONS
+from nmt.errors import NmtError
 from nmt.model.attention import BahdanauAttention
 from nmt.model.cells import RecurrentLayer
 
@@ -111,3 +113,33 @@ def quantize_dynamic_int8(model: ModelT) -> ModelT:
         quantized = torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
     _swap_recurrent_layers(quantized)
     return quantized
+
+
+def resolve_quantization(quantize: str, device: torch.device) -> str:
+    """ "none" or "int8" for a requested `Quantization` on `device`.
+
+    "auto" is int8 on a CPU whose torch build has a quantized engine (fbgemm/x86, onednn,
+    qnnpack) and none elsewhere. Raises NmtError for an unknown value.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise NmtError(
+            f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZATIONS)}"
+        )
+    if quantize != "auto":
+        return quantize
+    return "int8" if device.type == "cpu" and int8_available() else "none"
+
+
+def int8_available() -> bool:
+    """Whether this torch build has a quantized CPU engine (fbgemm/x86, onednn, qnnpack)."""
+    return bool(set(torch.backends.quantized.supported_engines) - {"none"})
+
+
+def quantize_int8(model: ModelT, device: torch.device) -> ModelT:
+    """`quantize_dynamic_int8` for `device`; NmtError off CPU or where int8 is unavailable."""
+    if device.type != "cpu":
+        raise NmtError("int8 quantization runs on CPU only (use --device cpu)")
+    try:
+        return quantize_dynamic_int8(model)
+    except RuntimeError as err:
+        raise NmtError(f"int8 quantization is not available: {err}") from None

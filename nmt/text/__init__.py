@@ -15,6 +15,8 @@ Guarantees (each one tested, `tests/text/`):
   entities, over-long tokens and characters the tokenizer does not know come out exactly
   as they came in, once each
   (`spans`, `restore`), placed by the model's attention.
+- **Rare names kept**: capitalised words the training source holds at most once come out
+  as written (`names`), when the model gives its source word counts.
 - **Case patterns kept**: ALL-CAPS and Title-Case input are translated in sentence case
   and the output given the same pattern (`casing`).
 - **Nothing cut off**: texts over the model's length limit are split at clause

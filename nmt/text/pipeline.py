@@ -3,7 +3,9 @@
 `translate_texts` is what `NeuralTranslator.translate` runs. For each text:
 1. clean it (`clean.sanitize`): never fails, whatever the string;
 2. find protected spans: URLs, e-mails, entities, phone numbers, times, prices, numbers,
-   over-long tokens (`spans.find_spans`) and runs of characters the tokenizer lacks;
+   over-long tokens (`spans.find_spans`), names the training source held at most once
+   (`names`, when the model gives its `source_word_counts`) and runs of characters the
+   tokenizer lacks;
 3. nothing to translate (no letter outside those spans: punctuation, emoji, symbols,
    numbers) -> the text comes back as it is (`clean.tidy`), the model is not called;
 4. ALL-CAPS / Title-Case -> the model sees sentence case (`casing`);
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +29,7 @@ from nmt.text.chunks import split_to_fit
 from nmt.text.clean import has_letters, sanitize, tidy
 from nmt.text.edits import EditBuilder, Edited
 from nmt.text.merge import merge_parts
+from nmt.text.names import find_name_spans
 from nmt.text.restore import ChunkSpan, restore_spans
 from nmt.text.spans import Span, find_spans, merge_spans, outside_spans
 from nmt.translation import EOS_PIECE, Link, Translation
@@ -47,6 +50,7 @@ class SegmentModel(Protocol):
     """What the boundary needs from a model: its tokenizer's view and plain translation."""
 
     max_source_pieces: int
+    source_word_counts: Mapping[str, int] | None  # None: names are left to the model
 
     def piece_surfaces(self, text: str) -> list[tuple[str, bool]]:
         """(surface, is unknown) of each source piece of a normalised text (eos excluded)."""
@@ -125,6 +129,8 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
     if case != "none":
         cased = to_sentence_case(clean.text, spans)
         clean = Edited(cased, clean.starts, clean.ends, clean.source_length)
+    if model.source_word_counts is not None:
+        spans = merge_spans(spans, find_name_spans(clean.text, model.source_word_counts))
     spans = merge_spans(spans, _unknown_spans(model, clean.text))
     if not has_letters(outside_spans(clean.text, spans)):
         return Prepared(source, [], kept=tidy(source))

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-SpanKind = Literal["url", "email", "entity", "phone", "time", "price", "number", "token", "unknown"]
+SpanKind = Literal[
+    "url", "email", "entity", "phone", "time", "price", "number", "token", "unknown", "name"
+]
 
 LONG_TOKEN = 40  # characters without a space: a hash, a path, a blob; not a word to translate
 PHONE_DIGITS = 7  # a run of digit groups is a phone number from this many digits on

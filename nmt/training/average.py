@@ -1,6 +1,6 @@
 """Checkpoint averaging and export: the mean of the weights of several bundles of one model,
 the inference-only bundle that ships (half-precision weights, no optimizer state), and the
-target shortlist added to a bundle saved before runs recorded one.
+target shortlist and source word counts added to a bundle saved before runs recorded them.
 
 Averaging the last checkpoints of a run follows Vaswani et al. (2017, section 6.1).
 """
@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 
 from nmt.checkpoint import METADATA_FILE, Bundle, load_bundle, save_bundle
-from nmt.data.dataset import load_token_ids, manifest_hash
+from nmt.data.dataset import load_token_ids, manifest_hash, source_word_counts
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError, DataError
 from nmt.fileio import write_json_atomic
@@ -127,10 +127,7 @@ def add_target_shortlist(bundle_dir: Path, data_dir: Path) -> int:
     Raises DataError when `data_dir` is not the data the bundle records
     (`data_manifest_hash`) and CheckpointError for a corrupt bundle.
     """
-    bundle = load_bundle(Path(bundle_dir))
-    expected = bundle.meta.data_manifest_hash
-    if not expected or manifest_hash(data_dir) != expected:
-        raise DataError(f"{data_dir} is not the prepared data {bundle_dir} was trained on")
+    bundle = _trained_on(bundle_dir, data_dir)
     name = "spm.tgt.model" if "spm.tgt.model" in bundle.tokenizer_files else "spm.model"
     tokenizer = Tokenizer.from_bytes(bundle.tokenizer_files[name])
     specials = (tokenizer.pad_id, tokenizer.unk_id, tokenizer.bos_id, tokenizer.eos_id)
@@ -138,3 +135,23 @@ def add_target_shortlist(bundle_dir: Path, data_dir: Path) -> int:
     metadata = {**bundle.metadata, "target_shortlist": ids}
     write_json_atomic(Path(bundle_dir) / METADATA_FILE, metadata)
     return len(ids)
+
+
+def add_source_words(bundle_dir: Path, data_dir: Path) -> int:
+    """Record in `bundle_dir`'s metadata.json the word counts of the training source it was
+    trained on (`source_words`; nmt.text.names keeps the rare names), in place; how many
+    distinct words. Errors and atomicity as `add_target_shortlist`.
+    """
+    bundle = _trained_on(bundle_dir, data_dir)
+    counts = source_word_counts(data_dir)
+    write_json_atomic(Path(bundle_dir) / METADATA_FILE, {**bundle.metadata, "source_words": counts})
+    return len(counts)
+
+
+def _trained_on(bundle_dir: Path, data_dir: Path) -> Bundle:
+    """The bundle, once `data_dir` is known to be the prepared data it was trained on."""
+    bundle = load_bundle(Path(bundle_dir))
+    expected = bundle.meta.data_manifest_hash
+    if not expected or manifest_hash(data_dir) != expected:
+        raise DataError(f"{data_dir} is not the prepared data {bundle_dir} was trained on")
+    return bundle

@@ -44,6 +44,7 @@ class BundleIdentity:
     tokenizer_sha256: dict[str, str]  # {"src": ..., "tgt": ...}
     device: str
     target_shortlist: tuple[int, ...] = ()  # ids the training targets use (model.shortlist)
+    source_words: dict[str, int] | None = None  # training-source word counts (text.names)
 
 
 class RunDirectory:
@@ -180,6 +181,7 @@ class RunDirectory:
             "train_seconds": round(progress.train_seconds, 2),
             "device": identity.device,
             "target_shortlist": list(identity.target_shortlist) or None,
+            "source_words": identity.source_words,
         }
 
     # ---------------------------------------------------------------- metrics

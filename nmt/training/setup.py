@@ -18,7 +18,14 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from nmt.config import Config
-from nmt.data.dataset import ParallelIds, load_manifest, load_token_ids, manifest_hash, read_groups
+from nmt.data.dataset import (
+    ParallelIds,
+    load_manifest,
+    load_token_ids,
+    manifest_hash,
+    read_groups,
+    source_word_counts,
+)
 from nmt.data.tokenizer import Tokenizer, load_tokenizers
 from nmt.errors import NmtError
 from nmt.model import Seq2Seq, build_model
@@ -158,6 +165,7 @@ def _identity(
         tokenizer_sha256={"src": src_tok.sha256, "tgt": tgt_tok.sha256},
         device=str(device),
         target_shortlist=tuple(target_shortlist(train_ids.tgt, tgt_tok.vocab_size, specials)),
+        source_words=source_word_counts(data_dir),
     )
 
 

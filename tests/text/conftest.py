@@ -7,7 +7,7 @@ count, markup) hold whatever a model writes: echo, reorder, drop or invent.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -73,6 +73,7 @@ class ScriptedModel:
     script: Script = echo
     max_source_pieces: int = 250
     with_attention: bool = True
+    source_word_counts: Mapping[str, int] | None = None
     calls: list[list[str]] = field(default_factory=list)
 
     def piece_surfaces(self, text: str) -> list[tuple[str, bool]]:

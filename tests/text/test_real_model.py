@@ -15,6 +15,7 @@ import pytest
 
 from nmt.decoding.types import SearchOptions
 from nmt.text.html import split_html
+from nmt.text.pipeline import prepare
 from nmt.translator import MAX_SOURCE_PIECES, NeuralTranslator, load_translator
 
 
@@ -167,3 +168,15 @@ def test_markup_attributes_entities_and_code_are_kept(translator: NeuralTranslat
     ):
         assert out.count(fixed) == 1, out
     assert out.count("</a>") == 1 and out.count("<p>") == 2
+
+
+def test_names_it_never_saw_come_out_as_written_and_known_ones_are_translated(
+    translator: NeuralTranslator, greedy: SearchOptions
+) -> None:
+    assert translator.source_word_counts, "the shipped bundle records its source word counts"
+    unseen = {"I met Ingrid yesterday.": "Ingrid", "Olufemi is a doctor.": "Olufemi"}
+    unseen |= {"Freya lives in Ljubljana.": "Ljubljana", "Is Zoltan your brother?": "Zoltan"}
+    for text, result in zip(unseen, _translate(translator, list(unseen), greedy), strict=True):
+        assert result.count(unseen[text]) == 1, result
+    [part] = prepare(translator, "Do you speak Japanese? London is big.").parts
+    assert "Japanese" in part.edited.text and "London" in part.edited.text  # the model's

@@ -20,11 +20,11 @@ from safetensors.torch import load_file
 
 from nmt.checkpoint import WEIGHTS_FILE, load_training_state, verify_bundle
 from nmt.config import Config, load_config
-from nmt.data.dataset import load_token_ids
+from nmt.data.dataset import load_token_ids, source_word_counts
 from nmt.errors import CheckpointError, DataError, NmtError
 from nmt.training import step as step_module
 from nmt.training import trainer as trainer_module
-from nmt.training.average import add_target_shortlist
+from nmt.training.average import add_source_words, add_target_shortlist, export_bundle
 from nmt.training.progress import Progress
 from nmt.training.setup import TrainingRun
 from nmt.training.trainer import train
@@ -184,6 +184,15 @@ def bundle(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return (run / "best").resolve()
 
 
+def _other_data(prepared_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the prepared data that claims another source corpus."""
+    other = Path(shutil.copytree(prepared_dir, tmp_path / "other-data"))
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["source"]["sha256"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    return other
+
+
 def test_a_bundle_without_a_shortlist_gets_the_one_of_its_data(
     bundle: Path, tmp_path: Path, prepared_dir: Path
 ) -> None:
@@ -194,12 +203,29 @@ def test_a_bundle_without_a_shortlist_gets_the_one_of_its_data(
     assert load_translator(copy, device="cpu").description.output_vocabulary == 0
     assert add_target_shortlist(copy, prepared_dir) == len(recorded)
     assert verify_bundle(copy)["target_shortlist"] == recorded
-    other = Path(shutil.copytree(prepared_dir, tmp_path / "other-data"))
-    manifest = json.loads((other / "manifest.json").read_text())
-    manifest["source"]["sha256"] = "0" * 64
-    (other / "manifest.json").write_text(json.dumps(manifest))
+    other = _other_data(prepared_dir, tmp_path)
     with pytest.raises(DataError, match="not the prepared data"):
         add_target_shortlist(copy, other)
+
+
+def test_bundles_record_the_training_source_word_counts_and_old_ones_get_them(
+    bundle: Path, tmp_path: Path, prepared_dir: Path
+) -> None:
+    counts = source_word_counts(prepared_dir)
+    assert verify_bundle(bundle)["source_words"] == counts and counts
+    assert load_translator(bundle, device="cpu").source_word_counts == counts
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    metadata = json.loads((copy / "metadata.json").read_text())
+    del metadata["source_words"]
+    (copy / "metadata.json").write_text(json.dumps(metadata))
+    assert load_translator(copy, device="cpu").source_word_counts is None
+    assert add_source_words(copy, prepared_dir) == len(counts)
+    assert load_translator(copy, device="cpu").source_word_counts == counts
+    exported = export_bundle([copy], tmp_path / "exported")
+    assert verify_bundle(exported)["source_words"] == counts
+    other = _other_data(prepared_dir, tmp_path)
+    with pytest.raises(DataError, match="not the prepared data"):
+        add_source_words(copy, other)
 
 
 def test_truncated_weights_are_refused(bundle: Path, tmp_path: Path) -> None:
