@@ -9,9 +9,9 @@ Builds probes from the unique sources of the valid split (the data is written to
 translated with the checkpoint's default search through `NeuralTranslator.translate`
 (the text boundary); a span is preserved when the translation contains it verbatim.
 Prints a JSON report: per kind the count and share preserved, and the share the model
-wrote itself (its placeholder or the span was already in the raw output, before the
-boundary restored anything). `--baseline` adds the share the bare model keeps when it
-is given the sentence as it is (no boundary).
+wrote itself (its placeholder, the span, or for a count from 1 to 20 its French word was
+already in the raw output, before the boundary restored anything). `--baseline` adds the
+share the bare model keeps when it is given the sentence as it is (no boundary).
 
 The probe names (Jasper, Ingrid, Freya...) replace names of the sentence; those the
 training source holds at most once are protected spans when the bundle records its
@@ -137,11 +137,11 @@ def _translate(translate: Callable[[list[str]], list[str]], texts: list[str]) ->
 
 def model_wrote(translator: NeuralTranslator, probes: list[dict[str, str]]) -> list[bool]:
     """Per probe: did the raw model output already hold the span or its placeholder?"""
-    wanted: list[tuple[str, str] | None] = []  # (model input, what it should copy)
+    wanted: list[tuple[str, tuple[str, ...]] | None] = []  # (model input, what it may write)
     for probe in probes:
         prepared = prepare(translator, probe["source"])
         found = [
-            (part.edited.text, span.placeholder or span.verbatim)
+            (part.edited.text, span.renderings or (span.placeholder or span.verbatim,))
             for part in prepared.parts
             for span in part.spans
             if span.verbatim == probe["span"]
@@ -152,7 +152,12 @@ def model_wrote(translator: NeuralTranslator, probes: list[dict[str, str]]) -> l
     raw = iter(
         _translate(lambda b: [t.text for t in translator.translate_segments(b, options)], inputs)
     )
-    return [item is not None and item[1] in next(raw) for item in wanted]
+    return [item is not None and _wrote(next(raw), item[1]) for item in wanted]
+
+
+def _wrote(output: str, renderings: tuple[str, ...]) -> bool:
+    """Whether the model's raw output holds one of the span's renderings as a word."""
+    return any(re.search(rf"(?<!\w){re.escape(r)}(?!\w)", output) for r in renderings)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -9,7 +9,8 @@
 3. nothing to translate (no letter outside those spans: punctuation, emoji, symbols,
    numbers) -> the text comes back as it is (`clean.tidy`), the model is not called;
 4. ALL-CAPS / Title-Case -> the model sees sentence case (`casing`);
-5. every protected span -> a placeholder word the model copies well (`PLACEHOLDERS`);
+5. every protected span -> a placeholder word the model copies well (`PLACEHOLDERS`); a
+   count from 2 to 20 -> its English word, which the model translates (`numbers`);
 6. over `model.max_source_pieces` pieces -> split into parts (`chunks`), never cut;
 7. after decoding: spans restored verbatim by alignment (`restore`), the case pattern put
    back, parts joined, and `Translation.alignment` given in the caller's characters.
@@ -30,6 +31,7 @@ from nmt.text.clean import has_letters, sanitize, tidy
 from nmt.text.edits import EditBuilder, Edited
 from nmt.text.merge import merge_parts
 from nmt.text.names import find_name_spans
+from nmt.text.numbers import spoken_number
 from nmt.text.restore import ChunkSpan, restore_spans
 from nmt.text.spans import Span, find_spans, merge_spans, outside_spans
 from nmt.translation import EOS_PIECE, Link, Translation
@@ -101,7 +103,8 @@ def _unknown_spans(model: SegmentModel, text: str) -> list[Span]:
 
 
 def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
-    """Each span replaced by a placeholder word absent from the text; the spans' places."""
+    """Each span replaced by a placeholder word absent from the text (a count from 2 to 20
+    by its English word: `numbers`); the spans' places."""
     taken = {word.lower() for word in _WORDS.findall(text.text)}
     spare = [name for name in PLACEHOLDERS if name.lower() not in taken]
     free = iter(spare + [f"X{i}" for i in range(1, len(spans) + 1)])
@@ -109,11 +112,14 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
     chunk_spans, position = [], 0
     for span in spans:
         builder.copy(text.text[position : span.start], position)
-        placeholder = next(free)
+        verbatim = text.text[span.start : span.end]
+        spoken = spoken_number(verbatim) if span.kind == "number" else None
+        placeholder = spoken.word if spoken else next(free)
         start = len(builder)
         builder.put(placeholder, span.start, span.end)
-        verbatim = text.text[span.start : span.end]
-        chunk_spans.append(ChunkSpan(start, start + len(placeholder), verbatim, placeholder))
+        renderings = spoken.renderings if spoken else ()
+        end = start + len(placeholder)
+        chunk_spans.append(ChunkSpan(start, end, verbatim, placeholder, renderings))
         position = span.end
     builder.copy(text.text[position:], position)
     return text.then(builder.build()), chunk_spans

@@ -1,7 +1,8 @@
 """Put protected spans back into a translation, verbatim, where the alignment says.
 
 For each span of the model's input, in order:
-1. the output already holds it (or its placeholder) at token boundaries: that is it;
+1. the output already holds it (or its placeholder, or one of its renderings: "trois" for
+   a 3 the model saw as "three") at token boundaries: that is it;
 2. else the output tokens aligned to the span that can render it (digits or symbols:
    "3,5" for "3.5", "5 $" for "$5") are replaced by the span;
 3. else the span is inserted after the word holding the token that attended to it most
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nmt.text.align import Unit, spell_units
+from nmt.text.numbers import unelided
 
 _FINAL = frozenset(".!?…:;\"'»”’)]")
 _SYMBOLS = frozenset("$€£¥₹¢%@/#&+=~^*_|\\")
@@ -29,6 +31,7 @@ class ChunkSpan:
     end: int
     verbatim: str
     placeholder: str | None  # the word the model saw instead, or None (it saw the span)
+    renderings: tuple[str, ...] = ()  # what the model writes for it, when not `placeholder`
 
 
 def _covered_pieces(span: ChunkSpan, source_ranges: Sequence[tuple[int, int]]) -> list[int]:
@@ -103,15 +106,27 @@ def _mass(weights: list[float] | None, pieces: list[int]) -> float:
     return sum(weights[p] for p in pieces if p < len(weights))
 
 
+def _unelide(units: list[Unit], first: int) -> bool:
+    """Undo an elision ("d" + "'") just before units[first], in place; whether it did."""
+    if first < 2 or units[first - 1].text not in ("'", "’"):
+        return False
+    full = unelided(units[first - 2].text + units[first - 1].text)
+    if full is None:
+        return False
+    units[first - 2].text = full
+    del units[first - 1]
+    return True
+
+
 def restore_spans(
     units: list[Unit], spans: Sequence[ChunkSpan], source_ranges: Sequence[tuple[int, int]]
 ) -> list[Unit]:
     """The units with every span carried verbatim exactly once (module rules)."""
     units = list(units)
     for index, span in enumerate(spans):
-        wanted = span.placeholder or span.verbatim
+        wanted = span.renderings or (span.placeholder or span.verbatim,)
         pieces = _covered_pieces(span, source_ranges)
-        runs = _find_text(units, wanted)  # the model wrote it, maybe twice: the most attentive
+        runs = [run for text in wanted for run in _find_text(units, text)]  # maybe twice
         run = (
             max(runs, key=lambda r: sum(_mass(u.weights, pieces) for u in units[r[0] : r[1]]))
             if runs
@@ -121,11 +136,13 @@ def restore_spans(
         if run is not None:
             first, last = run
             replacement.space_before = units[first].space_before
+            if span.renderings and _unelide(units, first):  # "d'un billet" -> "de 1 billet"
+                first, last, replacement.space_before = first - 1, last - 1, True
             units[first:last] = [replacement]
         else:
             position = _insert_at(units, span, pieces)
             if position == 0 and units:
                 units[0].space_before = True
             units.insert(position, replacement)
-    invented = {span.placeholder for span in spans if span.placeholder}
+    invented = {span.placeholder for span in spans if span.placeholder and not span.renderings}
     return [unit for unit in units if unit.span is not None or unit.text not in invented]

@@ -1,0 +1,63 @@
+"""Counts from 1 to 20 reach the model as English words and come back as their digits."""
+
+from __future__ import annotations
+
+import pytest
+
+from nmt.data.tokenizer import Tokenizer
+from nmt.decoding.types import SearchOptions
+from nmt.text.align import Unit, spell_units
+from nmt.text.numbers import SPOKEN, spoken_number, unelided
+from nmt.text.pipeline import translate_texts
+from nmt.text.restore import ChunkSpan, restore_spans
+
+from .conftest import ScriptedModel, babble, echo
+
+
+def test_counts_from_one_to_twenty_are_spoken() -> None:
+    assert list(SPOKEN) == list(range(1, 21))
+    seven = spoken_number("7")
+    assert seven is not None and seven.word == "seven" and "sept" in seven.renderings
+    seventeen = spoken_number("17")
+    assert seventeen is not None and seventeen.renderings[:2] == ("dix-sept", "Dix-sept")
+    one = spoken_number("1")
+    assert one is not None and {"un", "une", "Un", "Une"} <= set(one.renderings)
+
+
+@pytest.mark.parametrize("text", ["0", "07", "21", "7.5", "1,000", "٣", "12%", "seven", ""])
+def test_other_numbers_keep_their_placeholder(text: str) -> None:
+    assert spoken_number(text) is None
+
+
+def test_elisions_before_a_count_are_undone() -> None:
+    assert unelided("d'") == "de" and unelided("Qu’") == "Que" and unelided("l'") is None
+
+
+def _units(words: list[tuple[str, bool]], attended: int) -> list[Unit]:
+    """Output units; the one at index `attended` put all its attention on source piece 2."""
+    return [
+        Unit(text, space, (0, 1), [0.0, 0.0, 1.0] if i == attended else [1.0, 0.0, 0.0])
+        for i, (text, space) in enumerate(words)
+    ]
+
+
+def test_the_most_attentive_rendering_becomes_the_digits_and_the_elision_goes() -> None:
+    # "I need a ticket and 1 pen" -> the model saw "one" (piece 2) and wrote two "un"
+    words = [("J", False), ("'", False), ("ai", False), ("besoin", True), ("d", True)]
+    words += [("'", False), ("un", False), ("billet", True), ("et", True), ("d", True)]
+    words += [("'", False), ("un", False), ("stylo", True), (".", False)]
+    span = ChunkSpan(10, 13, "1", "one", spoken_number("1").renderings)  # type: ignore[union-attr]
+    restored = restore_spans(_units(words, attended=11), [span], [(0, 4), (5, 9), (10, 13)])
+    assert spell_units(restored)[0] == "J'ai besoin d'un billet et de 1 stylo."
+
+
+@pytest.mark.parametrize("script", [echo, babble])
+def test_counts_come_out_as_digits_once_whatever_the_model(tokenizer: Tokenizer, script) -> None:
+    model = ScriptedModel(tokenizer, script)
+    text = "I have 2 cats, 17 dogs and 45 birds."
+    [result] = translate_texts(model, [text], SearchOptions())
+    [[seen]] = model.calls
+    assert "two" in seen and "seventeen" in seen and "45" not in seen  # 45: a placeholder
+    for number in ("2", "17", "45"):
+        assert result.text.count(number) == 1, result.text
+    assert "two" not in result.text and "seventeen" not in result.text
