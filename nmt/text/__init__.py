@@ -15,8 +15,9 @@ Guarantees (each one tested, `tests/text/`):
   entities, over-long tokens and characters the tokenizer does not know come out exactly
   as they came in, once each
   (`spans`, `restore`), placed by the model's attention.
-- **Counts read as words**: a count from 1 to 20 in digits reaches the model as its
-  English word and comes back as the same digits (`numbers`).
+- **Counts read as words**: a count from 1 to 20 in digits, followed by the word it
+  counts, reaches the model as its English word and comes back as the same digits
+  (`numbers`).
 - **Rare names kept**: capitalised words the training source holds at most once come out
   as written (`names`), when the model gives its source word counts.
 - **Case patterns kept**: ALL-CAPS and Title-Case input are translated in sentence case

@@ -41,7 +41,8 @@ def _lower(char: str) -> str:
 
 
 def to_sentence_case(text: str, spans: list[Span]) -> str:
-    """Same length as `text`: lower-case outside spans, first letter and the pronoun "I" upper."""
+    """Same length as `text`: lower-case outside spans, the pronoun "I" and the first letter
+    upper (unless a span opens the text: it stands in the first word's place)."""
     covered = [False] * len(text)
     for span in spans:
         covered[span.start : span.end] = [True] * (span.end - span.start)
@@ -51,7 +52,8 @@ def to_sentence_case(text: str, spans: list[Span]) -> str:
         if not covered[match.start()]:
             chars[match.start()] = "I"
     first = next((i for i, char in enumerate(chars) if not covered[i] and char.isalpha()), None)
-    if first is not None and len(chars[first].upper()) == 1:
+    opened = first is not None and any(span.start < first for span in spans)  # "OLUFEMI HAS"
+    if first is not None and not opened and len(chars[first].upper()) == 1:
         chars[first] = chars[first].upper()
     return "".join(chars)
 

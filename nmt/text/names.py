@@ -38,6 +38,7 @@ _AROUND = "\"'“”‘’«»()[]¿¡ "  # quotes, brackets and spaces between 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _NAME = re.compile(r"(?<![\w'’-])[^\W\d_]+(?:['’-][^\W\d_]+)*(?!\w)")
 _JOINERS = re.compile(r"['’-]")
+_TITLE = re.compile(r"(?<![^\W\d_])(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr)\.$")
 
 
 def count_words(lines: Iterable[str]) -> dict[str, int]:
@@ -61,7 +62,9 @@ def find_name_spans(
     text: str, source_counts: Mapping[str, int], min_count: int = MIN_SOURCE_COUNT
 ) -> list[Span]:
     """Capitalised words of `text` rarer than `min_count` in `source_counts`, as "name"
-    spans in text order. One-letter words ("I", "A") never count as names."""
+    spans in text order (module docstring: the exemption at a sentence start). Rare words
+    one space apart make one span ("Kublai Khan"). One-letter words ("I", "A") never count.
+    Run it before case folding: in an ALL-CAPS text every rare word counts."""
     spans = []
     for match in _NAME.finditer(text):
         start = match.start()
@@ -76,19 +79,26 @@ def find_name_spans(
             if source_counts.get(run, 0) < min_count
         ]
         if rare and not (
-            _sentence_initial(text, start)
+            sentence_initial(text, start)
             and all(_inflected(run, source_counts, min_count) for run in rare)
         ):
+            if spans and text[spans[-1].end : start] == " ":  # "Genghis Khan": one name
+                start = spans.pop().start
             spans.append(Span(start, end, "name"))
     return spans
 
 
-def _sentence_initial(text: str, start: int) -> bool:
-    """Whether only quotes, brackets or spaces stand between `start` and a sentence end."""
+def sentence_initial(text: str, start: int) -> bool:
+    """Whether only quotes, brackets or spaces stand between `start` and a sentence end
+    (not the full stop of "Mr.", "Dr."...)."""
     position = start
     while position > 0 and text[position - 1] in _AROUND:
         position -= 1
-    return position == 0 or text[position - 1] in _SENTENCE_END
+    if position == 0:
+        return True
+    if text[position - 1] != "." or not _TITLE.search(text, 0, position):
+        return text[position - 1] in _SENTENCE_END
+    return False
 
 
 def _inflected(word: str, source_counts: Mapping[str, int], min_count: int) -> bool:

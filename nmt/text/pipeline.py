@@ -10,7 +10,7 @@
    numbers) -> the text comes back as it is (`clean.tidy`), the model is not called;
 4. ALL-CAPS / Title-Case -> the model sees sentence case (`casing`);
 5. every protected span -> a placeholder word the model copies well (`PLACEHOLDERS`); a
-   count from 2 to 20 -> its English word, which the model translates (`numbers`);
+   count from 1 to 20 -> its English word, which the model translates (`numbers`);
 6. over `model.max_source_pieces` pieces -> split into parts (`chunks`), never cut;
 7. after decoding: spans restored verbatim by alignment (`restore`), the case pattern put
    back, parts joined, and `Translation.alignment` given in the caller's characters.
@@ -30,8 +30,8 @@ from nmt.text.chunks import split_to_fit
 from nmt.text.clean import has_letters, sanitize, tidy
 from nmt.text.edits import EditBuilder, Edited
 from nmt.text.merge import merge_parts
-from nmt.text.names import find_name_spans
-from nmt.text.numbers import spoken_number
+from nmt.text.names import find_name_spans, sentence_initial
+from nmt.text.numbers import reads_as_count, spoken_number
 from nmt.text.restore import ChunkSpan, restore_spans
 from nmt.text.spans import Span, find_spans, merge_spans, outside_spans
 from nmt.translation import EOS_PIECE, Link, Translation
@@ -103,7 +103,7 @@ def _unknown_spans(model: SegmentModel, text: str) -> list[Span]:
 
 
 def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
-    """Each span replaced by a placeholder word absent from the text (a count from 2 to 20
+    """Each span replaced by a placeholder word absent from the text (a count from 1 to 20
     by its English word: `numbers`); the spans' places."""
     taken = {word.lower() for word in _WORDS.findall(text.text)}
     spare = [name for name in PLACEHOLDERS if name.lower() not in taken]
@@ -113,8 +113,12 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
     for span in spans:
         builder.copy(text.text[position : span.start], position)
         verbatim = text.text[span.start : span.end]
-        spoken = spoken_number(verbatim) if span.kind == "number" else None
+        spoken = None
+        if span.kind == "number" and reads_as_count(text.text, span.start, span.end):
+            spoken = spoken_number(verbatim)
         placeholder = spoken.word if spoken else next(free)
+        if spoken and sentence_initial(text.text, span.start):
+            placeholder = placeholder.capitalize()  # "3 people came." -> "Three people"
         start = len(builder)
         builder.put(placeholder, span.start, span.end)
         renderings = spoken.renderings if spoken else ()
@@ -131,12 +135,12 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
     if not clean.text:
         return Prepared(source, [], kept="")
     spans = find_spans(clean.text)
+    if model.source_word_counts is not None:  # before case folding hides what is a name
+        spans = merge_spans(spans, find_name_spans(clean.text, model.source_word_counts))
     case = detect_case(clean.text, spans)
     if case != "none":
         cased = to_sentence_case(clean.text, spans)
         clean = Edited(cased, clean.starts, clean.ends, clean.source_length)
-    if model.source_word_counts is not None:
-        spans = merge_spans(spans, find_name_spans(clean.text, model.source_word_counts))
     spans = merge_spans(spans, _unknown_spans(model, clean.text))
     if not has_letters(outside_spans(clean.text, spans)):
         return Prepared(source, [], kept=tidy(source))

@@ -7,6 +7,8 @@ For each span of the model's input, in order:
    "3,5" for "3.5", "5 $" for "$5") are replaced by the span;
 3. else the span is inserted after the word holding the token that attended to it most
    (before any sentence-final punctuation).
+French elision follows the span: "de Ingrid" -> "d'Ingrid", and "d'un" -> "de 1" for a
+count the model wrote as a word.
 Placeholders the model repeated or invented are removed. Every span thus comes out
 exactly once, whatever the model wrote.
 """
@@ -21,6 +23,8 @@ from nmt.text.numbers import unelided
 
 _FINAL = frozenset(".!?…:;\"'»”’)]")
 _SYMBOLS = frozenset("$€£¥₹¢%@/#&+=~^*_|\\")
+_VOWELS = frozenset("AEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜŒÆ")  # a name opening with one elides "de" before it
+_ELIDED = {"de": "d'", "que": "qu'"}
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,16 @@ def _mass(weights: list[float] | None, pieces: list[int]) -> float:
     return sum(weights[p] for p in pieces if p < len(weights))
 
 
+def _elide(unit: Unit) -> bool:
+    """Elide a free "de" or "que" before a word that opens with a vowel, in place ("de" ->
+    "d'"); whether it did."""
+    elided = _ELIDED.get(unit.text.lower()) if unit.span is None else None
+    if elided is None:
+        return False
+    unit.text = elided.capitalize() if unit.text[:1].isupper() else elided
+    return True
+
+
 def _unelide(units: list[Unit], first: int) -> bool:
     """Undo an elision ("d" + "'") just before units[first], in place; whether it did."""
     if first < 2 or units[first - 1].text not in ("'", "’"):
@@ -139,10 +153,13 @@ def restore_spans(
             if span.renderings and _unelide(units, first):  # "d'un billet" -> "de 1 billet"
                 first, last, replacement.space_before = first - 1, last - 1, True
             units[first:last] = [replacement]
+            position = first
         else:
             position = _insert_at(units, span, pieces)
             if position == 0 and units:
                 units[0].space_before = True
             units.insert(position, replacement)
+        if span.verbatim[:1] in _VOWELS and position > 0 and _elide(units[position - 1]):
+            replacement.space_before = False  # "de Ingrid" -> "d'Ingrid"
     invented = {span.placeholder for span in spans if span.placeholder and not span.renderings}
     return [unit for unit in units if unit.span is not None or unit.text not in invented]

@@ -85,3 +85,28 @@ def test_a_text_of_names_only_is_kept_as_it_is(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, babble, source_word_counts=COUNTS)
     [result] = translate_texts(model, ["Ingrid!"], SearchOptions())
     assert result.text == "Ingrid!" and model.calls == []
+
+
+def test_rare_words_one_space_apart_are_one_name() -> None:
+    text = "Kublai Khan met Ingrid Svensson and Tom Ingrid in London."
+    assert names(text) == ["Kublai Khan", "Ingrid Svensson", "Ingrid"]
+
+
+def test_a_title_full_stop_does_not_start_a_sentence() -> None:
+    counts = dict.fromkeys(["meet", "mr", "winter", "it", "snowed", "are", "cold"], 5) | {
+        "winters": 1
+    }
+    assert names("Meet Mr. Winters.", counts) == ["Winters"]  # inside the sentence
+    assert names("It snowed. Winters are cold.", counts) == []  # a sentence start: a plural
+
+
+def test_in_all_caps_every_rare_word_is_a_name_and_stays_as_written(
+    tokenizer: Tokenizer,
+) -> None:
+    counts = dict.fromkeys(["tom", "went", "to", "in", "london"], 5)
+    assert names("TOM WENT TO INGRID IN LONDON.", counts) == ["INGRID"]
+    model = ScriptedModel(tokenizer, echo, source_word_counts=counts)
+    [result] = translate_texts(model, ["INGRID WENT TO LONDON."], SearchOptions())
+    [[seen]] = model.calls
+    assert "INGRID" not in seen.upper() and seen.split()[1] == "went"  # not "Went"
+    assert result.text.count("INGRID") == 1 and result.text == result.text.upper()

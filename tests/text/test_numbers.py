@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.types import SearchOptions
 from nmt.text.align import Unit, spell_units
-from nmt.text.numbers import SPOKEN, spoken_number, unelided
+from nmt.text.numbers import SPOKEN, reads_as_count, spoken_number, unelided
 from nmt.text.pipeline import translate_texts
 from nmt.text.restore import ChunkSpan, restore_spans
 
@@ -61,3 +63,42 @@ def test_counts_come_out_as_digits_once_whatever_the_model(tokenizer: Tokenizer,
     for number in ("2", "17", "45"):
         assert result.text.count(number) == 1, result.text
     assert "two" not in result.text and "seventeen" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("I have 2 brothers.", True),
+        ("3 people came.", True),
+        ("It is -3 degrees.", False),  # a sign
+        ("Wait 2-3 days.", False),  # a range: neither end
+        ("Add 3/4 cup.", False),
+        ("He lives at number 7.", False),  # nothing after it: a label
+        ("I use Windows 10 daily.", True),  # the word after it decides
+        ("It's 1 o'clock.", False),
+        ("1 of them is sick.", False),  # the pronoun
+        ("2 of them are sick.", True),
+        ("I counted 1, 2, 3.", False),
+        ("I want 1 Coke.", False),  # a capitalised word: a name, not a count
+    ],
+)
+def test_a_number_reads_as_a_count_when_a_lowercase_word_follows(text: str, count: bool) -> None:
+    match = re.search(r"\d+", text)
+    assert match is not None
+    assert reads_as_count(text, match.start(), match.end()) is count
+
+
+def test_a_count_opening_a_sentence_is_spoken_with_a_capital(tokenizer: Tokenizer) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    translate_texts(model, ["3 people came. We saw 4 cats."], SearchOptions())
+    assert model.calls == [["Three people came. We saw four cats."]]
+
+
+def test_de_before_a_restored_name_opening_with_a_vowel_is_elided() -> None:
+    words = [("la", True), ("voiture", True), ("de", True), ("Tom", True), (".", False)]
+    units = [Unit(text, space, (0, 1)) for text, space in words]
+    span = ChunkSpan(0, 3, "Ingrid", "Tom")
+    assert spell_units(restore_spans(units, [span], [(0, 3)]))[0] == "la voiture d'Ingrid."
+    units = [Unit(text, space, (0, 1)) for text, space in words]
+    span = ChunkSpan(0, 3, "Boris", "Tom")
+    assert spell_units(restore_spans(units, [span], [(0, 3)]))[0] == "la voiture de Boris."
