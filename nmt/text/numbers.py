@@ -7,10 +7,9 @@ into "Il a 17 vieux.". The training data spells small counts out ("two brothers"
 frères"), so 1 to 20 are given to the model as English words instead, when they count
 the word after them (`reads_as_count`; not "number 7.", "2-3 days", "1 of them"). Its
 French word is then replaced by the original digits (`restore`): "J'ai 2 frères et 1
-sœur". "un" and
-"une" are articles too: of several, the one that attended most to the count is replaced,
-and an elision before it is undone, as French writes before digits ("d'un billet" -> "de
-1 billet", not "d'1 billet"). 0 is left as it was.
+sœur". "un" and "une" are articles too: of several, the one that attended most to the
+count is replaced, and an elision before it is undone, as French writes before digits
+("d'un billet" -> "de 1 billet", not "d'1 billet"). 0 is left as it was.
 
 The words are English in and French out: the language pair this project translates.
 """
