@@ -30,7 +30,6 @@ FRENCH_WORDS = (
     "vingt",
 )  # fmt: skip
 SPOKEN = range(1, 1 + len(ENGLISH_WORDS))  # the counts that are spelt out for the model
-_UNELIDED = {"d'": "de", "qu'": "que", "d’": "de", "qu’": "que"}
 _NEXT_WORD = re.compile(r" ([^\W\d_]+(?:['’][^\W\d_]+)?)")
 _TIME_WORDS = frozenset({"o'clock", "o’clock", "am", "pm", "a", "p"})  # "1 a.m."
 _PRONOUN_NEXT = frozenset(
@@ -73,12 +72,3 @@ def reads_as_count(text: str, start: int, end: int) -> bool:
         return False
     word = following.group(1).lower()
     return word not in _TIME_WORDS and not (text[start:end] == "1" and word in _PRONOUN_NEXT)
-
-
-def unelided(word: str) -> str | None:
-    """The full form of an elided French word that may stand before a count ("d'" -> "de",
-    "Qu'" -> "Que"), or None."""
-    full = _UNELIDED.get(word.lower())
-    if full is None:
-        return None
-    return full.capitalize() if word[:1].isupper() else full

@@ -19,12 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nmt.text.align import Unit, spell_units
-from nmt.text.numbers import unelided
+from nmt.text.elision import VOWELS, elided, unelided
 
 _FINAL = frozenset(".!?…:;\"'»”’)]")
 _SYMBOLS = frozenset("$€£¥₹¢%@/#&+=~^*_|\\")
-_VOWELS = frozenset("AEIOUYÀÂÄÉÈÊËÎÏÔÖÙÛÜŒÆ")  # a name opening with one elides "de" before it
-_ELIDED = {"de": "d'", "que": "qu'"}
 
 
 @dataclass(frozen=True)
@@ -113,10 +111,10 @@ def _mass(weights: list[float] | None, pieces: list[int]) -> float:
 def _elide(unit: Unit) -> bool:
     """Elide a free "de" or "que" before a word that opens with a vowel, in place ("de" ->
     "d'"); whether it did."""
-    elided = _ELIDED.get(unit.text.lower()) if unit.span is None else None
-    if elided is None:
+    form = elided(unit.text) if unit.span is None else None
+    if form is None:
         return False
-    unit.text = elided.capitalize() if unit.text[:1].isupper() else elided
+    unit.text = form
     return True
 
 
@@ -159,7 +157,7 @@ def restore_spans(
             if position == 0 and units:
                 units[0].space_before = True
             units.insert(position, replacement)
-        if span.verbatim[:1] in _VOWELS and position > 0 and _elide(units[position - 1]):
+        if span.verbatim[:1] in VOWELS and position > 0 and _elide(units[position - 1]):
             replacement.space_before = False  # "de Ingrid" -> "d'Ingrid"
     invented = {span.placeholder for span in spans if span.placeholder and not span.renderings}
     return [unit for unit in units if unit.span is not None or unit.text not in invented]

@@ -9,7 +9,8 @@ import pytest
 from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.types import SearchOptions
 from nmt.text.align import Unit, spell_units
-from nmt.text.numbers import SPOKEN, reads_as_count, spoken_number, unelided
+from nmt.text.elision import elided, unelided
+from nmt.text.numbers import SPOKEN, reads_as_count, spoken_number
 from nmt.text.pipeline import translate_texts
 from nmt.text.restore import ChunkSpan, restore_spans
 
@@ -31,8 +32,9 @@ def test_other_numbers_keep_their_placeholder(text: str) -> None:
     assert spoken_number(text) is None
 
 
-def test_elisions_before_a_count_are_undone() -> None:
+def test_de_and_que_elide_and_their_elided_forms_expand() -> None:
     assert unelided("d'") == "de" and unelided("Qu’") == "Que" and unelided("l'") is None
+    assert elided("De") == "D'" and elided("que") == "qu'" and elided("le") is None
 
 
 def _units(words: list[tuple[str, bool]], attended: int) -> list[Unit]:
