@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nmt.translator import load_translator
@@ -86,8 +86,12 @@ def _with_a_good_request(
 
 
 def _check(response: httpx.Response, texts: list[str], refusable: bool) -> list[str] | None:
-    """No 5xx; a refusal only when allowed, naming the surrogate; else the outputs."""
+    """No 5xx; a refusal only for a text over max_chars (naming the limit) or when allowed
+    (naming the surrogate); else the outputs."""
     assert response.status_code < 500, response.text
+    if response.status_code != 200 and response.json().get("limit") == "max_chars":
+        assert any(len(text) > LIMITS.max_chars for text in texts), response.text
+        return None
     if response.status_code != 200:
         assert refusable, (response.status_code, response.text, texts)
         assert response.status_code in (400, 422)
@@ -109,6 +113,7 @@ PROPERTY = settings(
 
 @PROPERTY
 @given(texts=TEXTS, text_format=st.sampled_from(["text", "html"]))
+@example(texts=["a" * (LIMITS.max_chars + 1)], text_format="text")  # refused: over the limit
 def test_v1_json(fake_server: httpx.Client, texts: list[str], text_format: str) -> None:
     body = _json({"text": texts, "format": text_format})
     response = _with_a_good_request(fake_server, "/v1/translate", body, JSON)
@@ -120,6 +125,7 @@ def test_v1_json(fake_server: httpx.Client, texts: list[str], text_format: str) 
 
 @PROPERTY
 @given(texts=TEXTS, text_format=st.sampled_from(["text", "html"]), single=st.booleans())
+@example(texts=["a" * (LIMITS.max_chars + 1)], text_format="text", single=True)
 def test_libretranslate_json(
     fake_server: httpx.Client, texts: list[str], text_format: str, single: bool
 ) -> None:
