@@ -96,7 +96,7 @@ def sentence_initial(text: str, start: int) -> bool:
         position -= 1
     if position == 0:
         return True
-    if text[position - 1] != "." or not _TITLE.search(text, 0, position):
+    if text[position - 1] != "." or not _TITLE.search(text, max(0, position - 5), position):
         return text[position - 1] in _SENTENCE_END
     return False
 
