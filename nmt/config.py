@@ -140,6 +140,13 @@ class TrainConfig(_Section):
     max_steps: int = Field(10_000, ge=1)
     max_epochs: int = Field(100, ge=1)
     max_time_s: float | None = Field(None, gt=0, description="stop after this much training time")
+    init_from: str | None = Field(
+        None,
+        description=(
+            "a bundle whose weights start the run (fine-tuning, warm restart): same model "
+            "section and sentencepiece model; optimizer, schedule and step start fresh"
+        ),
+    )
     optimizer: Literal["adam", "adamw"] = "adam"
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)

@@ -9,6 +9,7 @@ list must therefore stay as they were; others (e.g. train.max_steps) may change.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ def restore_latest(run: TrainingRun) -> Progress:
     except (RuntimeError, ValueError, KeyError) as err:
         raise CheckpointError(f"--resume: {bundle.path} does not fit this model ({err})") from None
     set_rng_state(saved["rng"])
+    run.run_dir.identity = replace(run.run_dir.identity, init_from=bundle.metadata.get("init_from"))
     progress = Progress.from_json(saved["progress"])
     if run.dist.is_main:
         run.run_dir.point_last(bundle.path)

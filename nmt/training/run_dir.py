@@ -45,6 +45,7 @@ class BundleIdentity:
     device: str
     target_shortlist: tuple[int, ...] = ()  # ids the training targets use (model.shortlist)
     source_words: dict[str, int] | None = None  # training-source word counts (text.names)
+    init_from: dict[str, Any] | None = None  # the warm start's bundle (training.warm_start)
 
 
 class RunDirectory:
@@ -182,6 +183,7 @@ class RunDirectory:
             "device": identity.device,
             "target_shortlist": list(identity.target_shortlist) or None,
             "source_words": identity.source_words,
+            "init_from": identity.init_from,
         }
 
     # ---------------------------------------------------------------- metrics

@@ -8,7 +8,7 @@ inside (weights, optimizer moments) change as training goes; which objects they 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from nmt.runtime import cpu_has_native_bf16, resolve_device, seed_everything
 from nmt.training.distributed import DistContext, init_distributed
 from nmt.training.optim import build_optimizer, build_scheduler
 from nmt.training.run_dir import BundleIdentity, RunDirectory
+from nmt.training.warm_start import load_initial_weights
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,12 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
     seed_everything(config.train.seed)  # before the model: its initial weights come from it
     manifest = load_manifest(data_dir)
     src_tok, tgt_tok = load_tokenizers(data_dir)
-    model = _build_model(config, src_tok, tgt_tok).to(device)
+    model = _build_model(config, src_tok, tgt_tok)
+    tokenizer_sha256 = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
+    init_from = None
+    if config.train.init_from is not None and not resume:  # a resume restores its own weights
+        init_from = asdict(load_initial_weights(model, config, tokenizer_sha256))
+    model = model.to(device)
     forward: torch.nn.Module = model
     if config.train.compile:  # the decoder loop compiled in chunks; the rest stays eager
         forward = CompiledForward(model, CompileSettings(backend=config.train.compile_backend))
@@ -99,6 +105,7 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
     train_ids = load_token_ids(data_dir, "train")
     valid = validation_set(data_dir, config.train.valid_max_sentences)
     identity = _identity(config, data_dir, manifest, (src_tok, tgt_tok), train_ids, device)
+    identity = replace(identity, init_from=init_from)
     directory = RunDirectory(run_dir, config, identity, _tokenizer_files(src_tok, tgt_tok))
     directory.open(resume, dist.is_main)
     return TrainingRun(
