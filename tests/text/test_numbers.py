@@ -93,7 +93,7 @@ def test_a_number_reads_as_a_count_when_a_lowercase_word_follows(text: str, coun
 def test_a_count_opening_a_sentence_is_spoken_with_a_capital(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, echo)
     translate_texts(model, ["3 people came. We saw 4 cats."], SearchOptions())
-    assert model.calls == [["Three people came. We saw four cats."]]
+    assert model.calls == [["Three people came.", "We saw four cats."]]
 
 
 def test_de_before_a_restored_name_opening_with_a_vowel_is_elided() -> None:

@@ -88,6 +88,23 @@ def test_long_texts_are_split_and_nothing_is_lost(tokenizer: Tokenizer) -> None:
     )
 
 
+def test_each_sentence_is_one_model_input(tokenizer: Tokenizer) -> None:
+    model = ScriptedModel(tokenizer, reverse_words)
+    text = "Wait here, Mr. Smith. Is it 9:30? \"Yes!\" she said.  Go"
+    [result] = translate_texts(model, [text], OPTIONS)
+    assert model.calls == [["Wait here, Mr. Smith.", "Is it Tom?", '"Yes!" she said.', "Go"]]
+    assert result.parts == 4 and result.text.count("9:30") == 1
+
+
+def test_sentences_are_joined_by_one_space_and_keep_their_links(tokenizer: Tokenizer) -> None:
+    text = "See the cat.   See the dog at 9:30!"
+    [result] = translate_texts(ScriptedModel(tokenizer, echo), [text], OPTIONS)
+    assert result.text == "See the cat. See the dog at 9:30!"
+    links = {result.text[k.target_start : k.target_end]: k for k in result.alignment or []}
+    assert text[links["9:30"].source_start : links["9:30"].source_end] == "9:30"
+    assert text[links["dog"].source_start : links["dog"].source_end] == "dog"
+
+
 def test_any_string_gives_one_translation_each(tokenizer: Tokenizer) -> None:
     texts = ["Hello \ud83d world.", "", "a\rb\u2028c\nd", "\x00\x07", "\u202eevil", "😀 cat"]
     results = translate_texts(ScriptedModel(tokenizer, reverse_words), texts, OPTIONS)

@@ -178,5 +178,16 @@ def test_names_it_never_saw_come_out_as_written_and_known_ones_are_translated(
     unseen |= {"Freya lives in Ljubljana.": "Ljubljana", "Is Zoltan your brother?": "Zoltan"}
     for text, result in zip(unseen, _translate(translator, list(unseen), greedy), strict=True):
         assert result.count(unseen[text]) == 1, result
-    [part] = prepare(translator, "Do you speak Japanese? London is big.").parts
-    assert "Japanese" in part.edited.text and "London" in part.edited.text  # the model's
+    parts = prepare(translator, "Do you speak Japanese? London is big.").parts
+    model_text = " ".join(part.edited.text for part in parts)
+    assert "Japanese" in model_text and "London" in model_text  # the model's
+
+
+def test_a_line_of_several_sentences_reads_as_each_sentence_alone(
+    translator: NeuralTranslator, greedy: SearchOptions
+) -> None:
+    sentences = ["Winter has gone.", "Spring has come.", "Stop it!", "You're making me blush."]
+    alone = _translate(translator, sentences, greedy)
+    [together] = _translate(translator, [" ".join(sentences)], greedy)
+    assert together == " ".join(alone)
+    assert "printemps" in together  # the model given all four at once: "Springe a fait."
