@@ -90,7 +90,7 @@ def test_long_texts_are_split_and_nothing_is_lost(tokenizer: Tokenizer) -> None:
 
 def test_each_sentence_is_one_model_input(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, reverse_words)
-    text = "Wait here, Mr. Smith. Is it 9:30? \"Yes!\" she said.  Go"
+    text = 'Wait here, Mr. Smith. Is it 9:30? "Yes!" she said.  Go'
     [result] = translate_texts(model, [text], OPTIONS)
     assert model.calls == [["Wait here, Mr. Smith.", "Is it Tom?", '"Yes!" she said.', "Go"]]
     assert result.parts == 4 and result.text.count("9:30") == 1
