@@ -92,7 +92,7 @@ def sentence_marks(
     return per_sentence, taken
 
 
-def _proportional_links(source: str, text: str) -> list[Link]:
+def proportional_links(source: str, text: str) -> list[Link]:
     """Each target token linked to the source character at the same relative position."""
     links = []
     scale = len(source) / max(len(text), 1)
@@ -154,7 +154,7 @@ def _nest(pairs: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
     return [result[i] for i in range(len(pairs))]
 
 
-def _insertions(
+def mark_insertions(
     marks: Sequence[Mark], links: Sequence[Link], text: str
 ) -> list[tuple[int, int, float, str]]:
     """(target position, phase, order, markup) for every mark; sorted, it nests properly."""
@@ -193,9 +193,9 @@ def place_marks(
     """The translation `text`, escaped, with the sentence's inline tags placed (module rules)."""
     if not marks:
         return escape(text)
-    links = list(alignment) if alignment else _proportional_links(source, text)
+    links = list(alignment) if alignment else proportional_links(source, text)
     atoms = {mark.char: mark for mark in marks if mark.kind == "atom"}
-    events = _insertions(marks, links, text)
+    events = mark_insertions(marks, links, text)
     for char, mark in atoms.items():
         where = text.find(char)
         if where < 0:

@@ -1,7 +1,8 @@
 """The text boundary around a model: any strings in, one translation per string out.
 
 `translate_texts` is what `NeuralTranslator.translate` runs. For each text:
-1. clean it (`clean.sanitize`): never fails, whatever the string;
+1. clean it (`clean.sanitize`): never fails, whatever the string; take out paired double
+   quotes (`quotes`: the model translates the words better without them);
 2. find protected spans: URLs, e-mails, entities, phone numbers, times, prices, numbers,
    over-long tokens (`spans.find_spans`), names the training source held at most once
    (`names`, when the model gives its `source_word_counts`) and runs of characters the
@@ -14,7 +15,8 @@
 6. split into sentences (`sentences`), and a sentence over `model.max_source_pieces`
    pieces into parts (`chunks`), never cut: each part is one model input;
 7. after decoding: spans restored verbatim by alignment (`restore`), the case pattern put
-   back, parts joined, and `Translation.alignment` given in the caller's characters.
+   back, parts joined, and `Translation.alignment` given in the caller's characters;
+8. the source's pairs of double quotes put back, as French guillemets (`quotes`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from nmt.text.edits import EditBuilder, Edited
 from nmt.text.merge import merge_parts
 from nmt.text.names import find_name_spans, sentence_initial
 from nmt.text.numbers import reads_as_count, spoken_number
+from nmt.text.quotes import french_quotes, without_quotes
 from nmt.text.restore import ChunkSpan, restore_spans
 from nmt.text.sentences import sentence_ranges
 from nmt.text.spans import Span, find_spans, merge_spans, outside_spans
@@ -153,6 +156,7 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
     clean = sanitize(source)
     if not clean.text:
         return Prepared(source, [], kept="")
+    clean = without_quotes(clean)
     spans = find_spans(clean.text)
     if model.source_word_counts is not None:  # before case folding hides what is a name
         spans = merge_spans(spans, find_name_spans(clean.text, model.source_word_counts))
@@ -243,6 +247,18 @@ def kept_translation(source: str, text: str) -> Translation:
     )
 
 
+def _requoted(translation: Translation) -> Translation:
+    """Step 8 of the module docstring: the double quotes of the source, as guillemets."""
+    text, alignment = french_quotes(translation.source, translation.text, translation.alignment)
+    alternatives = [
+        dataclasses.replace(alt, text=french_quotes(translation.source, alt.text, None)[0])
+        for alt in translation.alternatives
+    ]
+    return dataclasses.replace(
+        translation, text=text, alignment=alignment, alternatives=alternatives
+    )
+
+
 def translate_texts(
     model: SegmentModel, texts: Sequence[str], options: SearchOptions
 ) -> list[Translation]:
@@ -257,6 +273,7 @@ def translate_texts(
             continue
         finished = [finish_part(model, item, part, next(outputs)) for part in item.parts]
         merged = merge_parts(item.source, [t for t, _ in finished], [alts for _, alts in finished])
+        merged = _requoted(merged)
         if not options.return_attention:
             merged = dataclasses.replace(merged, attention=None)
         results.append(merged)

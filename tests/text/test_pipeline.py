@@ -92,8 +92,9 @@ def test_each_sentence_is_one_model_input(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, reverse_words)
     text = 'Wait here, Mr. Smith. Is it 9:30? "Yes!" she said.  Go'
     [result] = translate_texts(model, [text], OPTIONS)
-    assert model.calls == [["Wait here, Mr. Smith.", "Is it Tom?", '"Yes!" she said.', "Go"]]
+    assert model.calls == [["Wait here, Mr. Smith.", "Is it Tom?", "Yes! she said.", "Go"]]
     assert result.parts == 4 and result.text.count("9:30") == 1
+    assert "« Yes! »" in result.text  # quotes are not the model's (test_quotes.py)
 
 
 def test_sentences_are_joined_by_one_space_and_keep_their_links(tokenizer: Tokenizer) -> None:

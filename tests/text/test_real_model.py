@@ -191,3 +191,14 @@ def test_a_line_of_several_sentences_reads_as_each_sentence_alone(
     [together] = _translate(translator, [" ".join(sentences)], greedy)
     assert together == " ".join(alone)
     assert "printemps" in together  # the model given all four at once: "Springe a fait."
+
+
+def test_quoted_speech_comes_back_in_guillemets_with_its_words_translated(
+    translator: NeuralTranslator, greedy: SearchOptions
+) -> None:
+    texts = ['"Look," she said.', '"Are those your books?" "No."', 'He said, "I am tired."']
+    look, books, tired = _translate(translator, texts, greedy)
+    for text, pairs in ((look, 1), (books, 2), (tired, 1)):
+        assert text.count("« ") == text.count(" »") == pairs and '"' not in text, text
+    assert look.startswith("« Regarde")  # shown the quotes: « C'est ce qui a dit", à quoi.
+    assert tired.endswith(": « Je suis fatigué. »")
