@@ -28,7 +28,10 @@ Guarantees (each one tested, `tests/text/`):
   sentences and the content of script/style/pre/code stay as written; inline tags do not
   split sentences and are placed on the aligned target words.
 - **Sentences** (`sentences`): paragraphs split into sentences with the exact
-  whitespace between them kept.
+  whitespace between them kept; the translator gives each sentence of a text to the
+  model on its own (`pipeline`).
+- **Quotes as pairs** (`quotes`): a source's paired double quotes come back as French
+  guillemets, one pair per pair, around the words aligned to what they quoted.
 
 Modules here import neither torch nor the model; `pipeline` is what the translator runs.
 """
