@@ -2,7 +2,7 @@
 """Counts written as digits: does the sentence around them survive? JSON on stdout.
 
     python bench/probe_counts.py [--checkpoint models/en-fr-base] [--data data/prepared/fra-eng]
-        [--split valid] [--beam 5]
+        [--split valid] [--beam 5] [--amounts]
 
 Probes come from the split's unique sources that spell one count from 2 to 20 out
 ("I have two brothers.") and whose every reference spells its French word out ("J'ai
@@ -13,6 +13,10 @@ English word) and with that step turned off (the count goes as a placeholder nam
 before). The spelled-out sources, translated and scored against the original references,
 give the model's own level on the same sentences. Multi-reference BLEU and chrF
 (sacreBLEU), and the share of translations holding the digits.
+
+With `--amounts` each count becomes a larger amount instead, the same in source and
+references, taken in turn from `AMOUNTS` ("I have 35 brothers." / "J'ai 35 frères."):
+amounts go to the model as a stand-in count ("thirty"), or, turned off, as a placeholder.
 """
 
 from __future__ import annotations
@@ -34,14 +38,16 @@ from nmt.translator import NeuralTranslator, load_translator
 
 ENGLISH = dict(zip(numbers.ENGLISH_WORDS, numbers.SPOKEN, strict=True))
 FRENCH = dict(zip(numbers.SPOKEN, numbers.FRENCH_WORDS, strict=True))
+AMOUNTS = ("21", "35", "48", "100", "250", "2.5", "1,000", "64")
 
 
 def _spelled(text: str, word: str) -> list[re.Match[str]]:
     return list(re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE))
 
 
-def build_probes(groups: list[Any]) -> list[dict[str, Any]]:
-    """One probe per source spelling exactly one count 2-20 that every reference spells."""
+def build_probes(groups: list[Any], amounts: bool = False) -> list[dict[str, Any]]:
+    """One probe per source spelling exactly one count 2-20 that every reference spells;
+    written as its digits, or with `amounts` as the next of `AMOUNTS`."""
     probes = []
     for group in groups:
         found = [(w, m) for w, v in ENGLISH.items() if v > 1 for m in _spelled(group.source, w)]
@@ -49,6 +55,8 @@ def build_probes(groups: list[Any]) -> list[dict[str, Any]]:
             continue
         word, match = found[0]
         digits, french = str(ENGLISH[word]), FRENCH[ENGLISH[word]]
+        if amounts:
+            digits = AMOUNTS[len(probes) % len(AMOUNTS)]
         references = [_spelled(ref, french) for ref in group.references]
         if not all(len(spans) == 1 for spans in references):
             continue
@@ -64,7 +72,7 @@ def build_probes(groups: list[Any]) -> list[dict[str, Any]]:
 @contextmanager
 def placeholders_for_counts() -> Iterator[None]:
     """The text boundary without spoken counts: every number gets a placeholder name."""
-    with mock.patch.object(pipeline, "spoken_number", lambda _: None):
+    with mock.patch.object(pipeline, "spoken_number", lambda *_: None):
         yield
 
 
@@ -89,7 +97,7 @@ def measure(translator: NeuralTranslator, probes: list[dict[str, Any]], beam: in
 
     def kept(outputs: list[str]) -> float:
         held = sum(
-            re.search(rf"(?<!\d){p['digits']}(?!\d)", o) is not None
+            re.search(rf"(?<![\d.,]){re.escape(p['digits'])}(?![\d.,]\d)", o) is not None
             for p, o in zip(probes, outputs, strict=True)
         )
         return round(held / max(len(probes), 1), 3)
@@ -117,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="data/prepared/fra-eng")
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--amounts", action="store_true", help="larger amounts (AMOUNTS)")
     args = parser.parse_args(argv)
-    probes = build_probes(read_groups(Path(args.data), args.split))
+    probes = build_probes(read_groups(Path(args.data), args.split), args.amounts)
     translator = load_translator(Path(args.checkpoint), "cpu")
     report = {
         "checkpoint": args.checkpoint,
         "split": args.split,
+        "amounts": args.amounts,
         **measure(translator, probes, args.beam),
     }
     json.dump(report, sys.stdout, indent=1, ensure_ascii=False)

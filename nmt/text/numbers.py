@@ -11,6 +11,15 @@ sœur". "un" and "une" are articles too: of several, the one that attended most 
 count is replaced, and an elision before it is undone, as French writes before digits
 ("d'un billet" -> "de 1 billet", not "d'1 billet"). 0 is left as it was.
 
+A larger amount that counts the word after it (21 to 999, or written with a decimal or
+thousands separator: "35 years", "2.5 euros", "1,000 people") has no word the model
+knows as well, and its placeholder broke those sentences too ("J'ai les années de 21.",
+"Il y a 100 ici."). It goes to the model as a stand-in count the training data spells
+out often, "thirty" first (160 training sources, "trente" in 86 % of their targets),
+then "fifty", "sixty", "forty"; the stand-in's French word comes back as the digits
+("J'ai 21 ans.", "Il y a 100 personnes ici."). Years (four plain digits) keep their
+placeholder.
+
 The words are English in and French out: the language pair this project translates.
 """
 
@@ -30,6 +39,14 @@ FRENCH_WORDS = (
     "vingt",
 )  # fmt: skip
 SPOKEN = range(1, 1 + len(ENGLISH_WORDS))  # the counts that are spelt out for the model
+# (English, French) stand-ins for larger amounts, the best-kept first
+STAND_INS = (
+    ("thirty", "trente"),
+    ("fifty", "cinquante"),
+    ("sixty", "soixante"),
+    ("forty", "quarante"),
+)
+_AMOUNT = re.compile(r"[1-9]\d{1,2}|[1-9]\d{0,2}(?:,\d{3})+|\d+[.,]\d+")
 _NEXT_WORD = re.compile(r" ([^\W\d_]+(?:['’][^\W\d_]+)?)")
 _TIME_WORDS = frozenset({"o'clock", "o’clock", "am", "pm", "a", "p"})  # "1 a.m."
 _PRONOUN_NEXT = frozenset(
@@ -46,18 +63,29 @@ class SpokenNumber:
     renderings: tuple[str, ...]
 
 
-def spoken_number(verbatim: str) -> SpokenNumber | None:
-    """The spoken form of a protected number written as plain digits in `SPOKEN` ("7",
-    not "07", "7.5" or "1,000"); None for any other text."""
-    if not verbatim.isascii() or not verbatim.isdigit() or verbatim.startswith("0"):
+def spoken_number(verbatim: str, taken: frozenset[str] = frozenset()) -> SpokenNumber | None:
+    """The spoken form of a protected count: its own word for plain digits in `SPOKEN`
+    ("7", not "07"), a stand-in whose English and French words are not in `taken`
+    (lower-case words already in use) for a larger amount ("35", "2.5", "1,000"; module
+    docstring); None for any other text, or when every stand-in is taken."""
+    if not verbatim.isascii():
         return None
-    value = int(verbatim)
-    if value not in SPOKEN:
+    if verbatim.isdigit() and not verbatim.startswith("0") and int(verbatim) in SPOKEN:
+        value = int(verbatim)
+        english = ENGLISH_WORDS[value - SPOKEN.start]
+        french = FRENCH_WORDS[value - SPOKEN.start]
+        return _spoken(english, (french, "une", english) if value == 1 else (french, english))
+    if not _AMOUNT.fullmatch(verbatim) or (verbatim.isdigit() and int(verbatim) in SPOKEN):
         return None
-    english, french = ENGLISH_WORDS[value - SPOKEN.start], FRENCH_WORDS[value - SPOKEN.start]
-    words = (french, "une") if value == 1 else (french,)
-    words += (english,)
-    return SpokenNumber(english, tuple(w for word in words for w in (word, word.capitalize())))
+    for english, french in STAND_INS:
+        if english not in taken and french not in taken:
+            return _spoken(english, (french, english))
+    return None
+
+
+def _spoken(word: str, renderings: tuple[str, ...]) -> SpokenNumber:
+    """`word` for the model; each rendering as written and capitalised."""
+    return SpokenNumber(word, tuple(w for r in renderings for w in (r, r.capitalize())))
 
 
 def reads_as_count(text: str, start: int, end: int) -> bool:

@@ -120,7 +120,8 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
         verbatim = text.text[span.start : span.end]
         spoken = None
         if span.kind == "number" and reads_as_count(text.text, span.start, span.end):
-            spoken = spoken_number(verbatim)
+            spoken = spoken_number(verbatim, frozenset(taken))
+            taken.update(spoken.renderings[::2] if spoken else ())  # one stand-in, one count
         placeholder = spoken.word if spoken else next(free)
         if spoken and sentence_initial(text.text, span.start):
             placeholder = placeholder.capitalize()  # "3 people came." -> "Three people"

@@ -38,3 +38,20 @@ def test_spoken_counts_keep_the_sentence_that_placeholders_break(shipped_model_d
     assert report["digits_spoken"]["digits_kept"] == 1.0
     spoken = [example["spoken"] for example in report["examples"]]
     assert spoken[0].count("2") == 1 and spoken[1].count("17") == 1
+
+
+def test_amounts_replace_the_count_and_stand_ins_keep_the_sentence(
+    shipped_model_dir: Path,
+) -> None:
+    groups = [
+        ReferenceGroup("I have two brothers.", ["J'ai deux frères."], [0]),
+        ReferenceGroup("He is seventeen years old.", ["Il a dix-sept ans."], [1]),
+    ]
+    translator = load_translator(shipped_model_dir, "cpu")
+    with bench_script("probe_counts.py", "probe_counts_bench") as bench:
+        probes = bench.build_probes(groups, amounts=True)
+        assert [p["source"] for p in probes] == ["I have 21 brothers.", "He is 35 years old."]
+        assert [p["references"] for p in probes] == [["J'ai 21 frères."], ["Il a 35 ans."]]
+        report = bench.measure(translator, probes, beam=1)
+    assert report["digits_spoken"]["digits_kept"] == 1.0
+    assert report["digits_spoken"]["bleu"] > report["digits_placeholder"]["bleu"]

@@ -10,7 +10,7 @@ from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.types import SearchOptions
 from nmt.text.align import Unit, spell_units
 from nmt.text.elision import elided, unelided
-from nmt.text.numbers import SPOKEN, reads_as_count, spoken_number
+from nmt.text.numbers import SPOKEN, STAND_INS, reads_as_count, spoken_number
 from nmt.text.pipeline import translate_texts
 from nmt.text.restore import ChunkSpan, restore_spans
 
@@ -27,9 +27,30 @@ def test_counts_from_one_to_twenty_are_spoken() -> None:
     assert one is not None and {"un", "une", "Un", "Une"} <= set(one.renderings)
 
 
-@pytest.mark.parametrize("text", ["0", "07", "21", "7.5", "1,000", "٣", "12%", "seven", ""])
+@pytest.mark.parametrize("text", ["0", "07", "2024", "1234", "٣", "12%", "7.5.1", "seven", ""])
 def test_other_numbers_keep_their_placeholder(text: str) -> None:
     assert spoken_number(text) is None
+
+
+@pytest.mark.parametrize("text", ["21", "35", "100", "999", "2.5", "3,5", "1,000", "12,500,000"])
+def test_larger_amounts_get_a_stand_in_count(text: str) -> None:
+    thirty = spoken_number(text)
+    assert thirty is not None and thirty.word == "thirty" and "trente" in thirty.renderings
+    fifty = spoken_number(text, frozenset({"thirty"}))
+    assert fifty is not None and fifty.word == "fifty" and "cinquante" in fifty.renderings
+    no_trente = spoken_number(text, frozenset({"trente"}))
+    assert no_trente is not None and no_trente.word == "fifty"
+    taken = frozenset(word for pair in STAND_INS for word in pair)
+    assert spoken_number(text, taken) is None
+
+
+def test_each_amount_has_its_own_stand_in_and_comes_back(tokenizer: Tokenizer) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    [result] = translate_texts(
+        model, ["He has 25 cows and 40 sheep, thirty dogs."], SearchOptions()
+    )
+    assert model.calls == [["He has fifty cows and sixty sheep, thirty dogs."]]
+    assert result.text == "He has 25 cows and 40 sheep, thirty dogs."
 
 
 def test_de_and_que_elide_and_their_elided_forms_expand() -> None:

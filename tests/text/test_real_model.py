@@ -202,3 +202,14 @@ def test_quoted_speech_comes_back_in_guillemets_with_its_words_translated(
         assert text.count("« ") == text.count(" »") == pairs and '"' not in text, text
     assert look.startswith("« Regarde")  # shown the quotes: « C'est ce qui a dit", à quoi.
     assert tired.endswith(": « Je suis fatigué. »")
+
+
+def test_larger_amounts_keep_the_words_they_count(
+    translator: NeuralTranslator, greedy: SearchOptions
+) -> None:
+    texts = ["I am 21 years old.", "There are 100 people here.", "It costs 2.5 euros."]
+    old, people, price = _translate(translator, texts, greedy)
+    # placeholders gave "J'ai les années de 21.", "Il y a 100 ici.", "Ça coûte 30 2.5 euros."
+    assert old == "J'ai 21 ans."
+    assert "100 personnes" in people
+    assert "2.5 euros" in price and "30" not in price
