@@ -1,0 +1,37 @@
+"""bench/probe_segments.py: several sentences on a line, and quoted speech, step on and off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nmt.data.dataset import ReferenceGroup
+from nmt.translator import load_translator
+
+from .scripts import bench_script
+
+
+def test_balanced_counts_the_sources_pairs_as_guillemets() -> None:
+    with bench_script("probe_segments.py", "probe_segments_bench") as bench:
+        assert bench.balanced('"Yes," he said.', "« Oui, » dit-il.")
+        assert not bench.balanced('"Yes," he said.', '"Oui, » dit-il.')
+        assert not bench.balanced('"A" and "B".', "« A » et B.")
+        assert bench.balanced("No quotes.", "Pas de guillemets.")
+
+
+def test_each_step_is_measured_on_and_off(shipped_model_dir: Path) -> None:
+    groups = [
+        ReferenceGroup(
+            "Winter has gone. Spring has come.", ["L'hiver est parti. Le printemps est venu."], [0]
+        ),
+        ReferenceGroup('"Look," she said.', ["« Regarde », dit-elle."], [1]),
+        ReferenceGroup("I see.", ["Je vois."], [2]),
+    ]
+    translator = load_translator(shipped_model_dir, "cpu")
+    with bench_script("probe_segments.py", "probe_segments_bench") as bench:
+        bench.EXTRA_QUOTES = ()
+        report = bench.measure(translator, groups, beam=1)
+    sentences, quotes = report["sentences"], report["quotes"]
+    assert sentences["probes"] == 1 and quotes["probes"] == quotes["with_references"] == 1
+    assert "printemps" in sentences["outputs"][0]["per_sentence"]
+    assert "printemps" not in sentences["outputs"][0]["whole_line"]  # "C'est venu."
+    assert quotes["guillemets"]["balanced"] == 1.0 > quotes["shown_to_model"]["balanced"]
