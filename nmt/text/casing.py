@@ -2,8 +2,10 @@
 
 A model trained on ordinary sentences derails on "HELLO, HOW ARE YOU?" (unseen pieces).
 `detect_case` recognises the two patterns (letters inside protected spans do not count),
-`to_sentence_case` gives the form the model knows ("Hello, how are you?", with "I" kept
-as a capital), and `apply_case` puts the pattern on each output word.
+`to_sentence_case` gives the form the model knows ("Hello, how are you?", with "I" and
+each sentence's first letter kept as capitals), and `apply_case` puts the pattern on each
+output word. A capital opening a sentence says nothing about the pattern: "Yes. No. Maybe."
+is no title.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from nmt.text.sentences import sentence_ranges
 from nmt.text.spans import Span, outside_spans
 
 CasePattern = Literal["none", "upper", "title"]
@@ -25,13 +28,29 @@ def detect_case(text: str, spans: list[Span]) -> CasePattern:
     "upper": at least 2 letters, none lower-case; "title": at least TITLE_MIN_WORDS
     words, each capitalised. Letters inside `spans` do not count.
     """
-    words = _WORD.findall(outside_spans(text, spans))
+    outside = outside_spans(text, spans)
+    words = _WORD.findall(outside)
     letters = [char for word in words for char in word if char.isupper() or char.islower()]
     if len(letters) >= 2 and not any(char.islower() for char in letters):
         return "upper"
-    if len(words) >= TITLE_MIN_WORDS and all(word[0].isupper() for word in words):
+    starts = {start for start, _ in sentence_ranges(text)}
+    inner = [
+        m.group()
+        for m in _WORD.finditer(outside)
+        if not _opens_sentence(outside, m.start(), starts)
+    ]
+    if len(inner) >= TITLE_MIN_WORDS - 1 and all(word[0].isupper() for word in words):
         return "title"
     return "none"
+
+
+def _opens_sentence(text: str, position: int, starts: set[int]) -> bool:
+    """Whether the word at `position` is the first word of a sentence (its capital says
+    nothing about the text's case pattern: "Yes. No. Maybe." is no title)."""
+    start = position
+    while start > 0 and not text[start - 1].isspace() and not text[start - 1].isalnum():
+        start -= 1  # an opening quote or bracket before it
+    return start in starts
 
 
 def _lower(char: str) -> str:
@@ -51,10 +70,12 @@ def to_sentence_case(text: str, spans: list[Span]) -> str:
     for match in _PRONOUN_I.finditer(lowered):
         if not covered[match.start()]:
             chars[match.start()] = "I"
-    first = next((i for i, char in enumerate(chars) if not covered[i] and char.isalpha()), None)
-    opened = first is not None and any(span.start < first for span in spans)  # "OLUFEMI HAS"
-    if first is not None and not opened and len(chars[first].upper()) == 1:
-        chars[first] = chars[first].upper()
+    for start, end in sentence_ranges(text):
+        first = next((i for i in range(start, end) if not covered[i] and chars[i].isalpha()), None)
+        # a span before the first letter stands in the first word's place ("OLUFEMI HAS")
+        opened = first is not None and any(start <= s.start < first for s in spans)
+        if first is not None and not opened and len(chars[first].upper()) == 1:
+            chars[first] = chars[first].upper()
     return "".join(chars)
 
 

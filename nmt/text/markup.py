@@ -154,7 +154,7 @@ def _nest(pairs: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
     return [result[i] for i in range(len(pairs))]
 
 
-def mark_insertions(
+def _insertions(
     marks: Sequence[Mark], links: Sequence[Link], text: str
 ) -> list[tuple[int, int, float, str]]:
     """(target position, phase, order, markup) for every mark; sorted, it nests properly."""
@@ -195,7 +195,7 @@ def place_marks(
         return escape(text)
     links = list(alignment) if alignment else proportional_links(source, text)
     atoms = {mark.char: mark for mark in marks if mark.kind == "atom"}
-    events = mark_insertions(marks, links, text)
+    events = _insertions(marks, links, text)
     for char, mark in atoms.items():
         where = text.find(char)
         if where < 0:

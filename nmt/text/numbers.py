@@ -11,14 +11,17 @@ sœur". "un" and "une" are articles too: of several, the one that attended most 
 count is replaced, and an elision before it is undone, as French writes before digits
 ("d'un billet" -> "de 1 billet", not "d'1 billet"). 0 is left as it was.
 
-A larger amount that counts the word after it (21 to 999, or written with a decimal or
-thousands separator: "35 years", "2.5 euros", "1,000 people") has no word the model
-knows as well, and its placeholder broke those sentences too ("J'ai les années de 21.",
-"Il y a 100 ici."). It goes to the model as a stand-in count the training data spells
-out often, "thirty" first (160 training sources, "trente" in 86 % of their targets),
-then "fifty", "sixty", "forty"; the stand-in's French word comes back as the digits
-("J'ai 21 ans.", "Il y a 100 personnes ici."). Years (four plain digits) keep their
-placeholder.
+A larger amount that counts the plural noun after it (21 to 999, or written with a
+decimal or thousands separator: "35 years", "2.5 euros", "1,000 people"; `counts_plural`)
+has no word the model knows as well, and its placeholder broke those sentences too
+("J'ai les années de 21.", "Il y a 100 ici."). It goes to the model as a stand-in count
+the training data spells out: "fifty" first (9 of 10 probe frames came back with
+"cinquante" or "50", where "thirty" gave "La ville a trente ans." for "thirty
+inhabitants"), then "thirty" and "sixty" ("forty" came back as "forts" and worse). A
+fourth amount in one text keeps its placeholder. The stand-in's French word (or its
+digits) comes back as the amount ("J'ai 21 ans.", "Il y a 100 personnes ici."); a copy
+the model repeats is dropped, and so is the rest of a compound it makes ("soixante-deux").
+Years (four plain digits) keep their placeholder.
 
 The words are English in and French out: the language pair this project translates.
 """
@@ -39,13 +42,16 @@ FRENCH_WORDS = (
     "vingt",
 )  # fmt: skip
 SPOKEN = range(1, 1 + len(ENGLISH_WORDS))  # the counts that are spelt out for the model
-# (English, French) stand-ins for larger amounts, the best-kept first
-STAND_INS = (
-    ("thirty", "trente"),
-    ("fifty", "cinquante"),
-    ("sixty", "soixante"),
-    ("forty", "quarante"),
-)
+# (English, French, digits) stand-ins for larger amounts, the best-kept first
+STAND_INS = (("fifty", "cinquante", "50"), ("thirty", "trente", "30"), ("sixty", "soixante", "60"))
+_NOT_PLURAL = frozenset({
+    "is", "was", "has", "does", "this", "his", "its", "us", "yes", "as", "plus", "thus", "less",
+    "unless", "across", "always", "perhaps", "sometimes", "besides", "towards", "whereas",
+    "hers", "ours", "yours", "theirs",
+})  # fmt: skip
+_IRREGULAR_PLURALS = frozenset({
+    "people", "children", "men", "women", "feet", "teeth", "mice", "geese", "sheep", "fish",
+})  # fmt: skip
 _AMOUNT = re.compile(r"[1-9]\d{1,2}|[1-9]\d{0,2}(?:,\d{3})+|\d+[.,]\d+")
 _NEXT_WORD = re.compile(r" ([^\W\d_]+(?:['’][^\W\d_]+)?)")
 _TIME_WORDS = frozenset({"o'clock", "o’clock", "am", "pm", "a", "p"})  # "1 a.m."
@@ -61,6 +67,7 @@ class SpokenNumber:
 
     word: str
     renderings: tuple[str, ...]
+    stand_in: bool = False  # a stand-in count: a copy the model repeats is not the amount
 
 
 def spoken_number(verbatim: str, taken: frozenset[str] = frozenset()) -> SpokenNumber | None:
@@ -77,15 +84,29 @@ def spoken_number(verbatim: str, taken: frozenset[str] = frozenset()) -> SpokenN
         return _spoken(english, (french, "une", english) if value == 1 else (french, english))
     if not _AMOUNT.fullmatch(verbatim) or (verbatim.isdigit() and int(verbatim) in SPOKEN):
         return None
-    for english, french in STAND_INS:
-        if english not in taken and french not in taken:
-            return _spoken(english, (french, english))
+    for english, french, digits in STAND_INS:
+        if not {english, french, digits} & taken:
+            return _spoken(english, (french, english, digits), stand_in=True)
     return None
 
 
-def _spoken(word: str, renderings: tuple[str, ...]) -> SpokenNumber:
+def _spoken(word: str, renderings: tuple[str, ...], stand_in: bool = False) -> SpokenNumber:
     """`word` for the model; each rendering as written and capitalised."""
-    return SpokenNumber(word, tuple(w for r in renderings for w in (r, r.capitalize())))
+    forms = dict.fromkeys(w for r in renderings for w in (r, r.capitalize()))
+    return SpokenNumber(word, tuple(forms), stand_in)
+
+
+def counts_plural(text: str, end: int) -> bool:
+    """Whether the word after a number ending at `end` looks like a plural noun ("years",
+    "euros", "people"): what an amount over 20 must count to get a stand-in. Not "of",
+    "is", "came", "kg": a stand-in count there is read as an age ("35 ans")."""
+    following = _NEXT_WORD.match(text, end)
+    if following is None:
+        return False
+    word = following.group(1)
+    if word in _IRREGULAR_PLURALS:
+        return True
+    return len(word) >= 3 and word.endswith("s") and word.islower() and word not in _NOT_PLURAL
 
 
 def reads_as_count(text: str, start: int, end: int) -> bool:

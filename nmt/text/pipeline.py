@@ -12,8 +12,10 @@
 4. ALL-CAPS / Title-Case -> the model sees sentence case (`casing`);
 5. every protected span -> a placeholder word the model copies well (`PLACEHOLDERS`); a
    count from 1 to 20 -> its English word, which the model translates (`numbers`);
-6. split into sentences (`sentences`), and a sentence over `model.max_source_pieces`
-   pieces into parts (`chunks`), never cut: each part is one model input;
+6. split into sentences (`sentences`; a line break ends one too), and a sentence over
+   `model.max_source_pieces` pieces into parts (`chunks`), never cut: each part is one
+   model input; a sentence ending in a letter or digit gets a full stop for the model,
+   taken off its translation again;
 7. after decoding: spans restored verbatim by alignment (`restore`), the case pattern put
    back, parts joined, and `Translation.alignment` given in the caller's characters;
 8. the source's pairs of double quotes put back, as French guillemets (`quotes`).
@@ -34,7 +36,7 @@ from nmt.text.clean import has_letters, sanitize, tidy
 from nmt.text.edits import EditBuilder, Edited
 from nmt.text.merge import merge_parts
 from nmt.text.names import find_name_spans, sentence_initial
-from nmt.text.numbers import reads_as_count, spoken_number
+from nmt.text.numbers import counts_plural, reads_as_count, spoken_number
 from nmt.text.quotes import french_quotes, without_quotes
 from nmt.text.restore import ChunkSpan, restore_spans
 from nmt.text.sentences import sentence_ranges
@@ -78,6 +80,7 @@ class Part:
 
     edited: Edited
     spans: list[ChunkSpan]
+    stopped: bool = False  # a full stop was added for the model: the sentence had no end
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
         spoken = None
         if span.kind == "number" and reads_as_count(text.text, span.start, span.end):
             spoken = spoken_number(verbatim, frozenset(taken))
-            taken.update(spoken.renderings[::2] if spoken else ())  # one stand-in, one count
+            if spoken and spoken.stand_in and not counts_plural(text.text, span.end):
+                spoken = None
+            taken.update(word.lower() for word in (spoken.renderings if spoken else ()))
         placeholder = spoken.word if spoken else next(free)
         if spoken and sentence_initial(text.text, span.start):
             placeholder = placeholder.capitalize()  # "3 people came." -> "Three people"
@@ -129,27 +134,66 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
         builder.put(placeholder, span.start, span.end)
         renderings = spoken.renderings if spoken else ()
         end = start + len(placeholder)
-        chunk_spans.append(ChunkSpan(start, end, verbatim, placeholder, renderings))
+        stand_in = spoken is not None and spoken.stand_in
+        chunk_spans.append(ChunkSpan(start, end, verbatim, placeholder, renderings, stand_in))
         position = span.end
     builder.copy(text.text[position:], position)
     return text.then(builder.build()), chunk_spans
 
 
-def _sentence_parts(text: str, model: SegmentModel, atoms: list[Cut]) -> list[Cut]:
-    """[start, end) of each model input: every sentence (`sentences`), itself split into
-    parts of at most `model.max_source_pieces` pieces (`chunks`); `atoms` are never cut.
+def _line_breaks(text: Edited, source: str) -> list[int]:
+    """Positions of the spaces of `text` that stand for whitespace holding a line break in
+    `source` (cleaning makes every whitespace run one space)."""
+    breaks = []
+    for index, char in enumerate(text.text):
+        if char != " ":
+            continue
+        position = text.origin(index, index + 1)[0]
+        while position < len(source) and source[position].isspace():
+            if source[position] == "\n":
+                breaks.append(index)
+                break
+            position += 1
+    return breaks
+
+
+def _sentences(text: str, breaks: list[int]) -> list[Cut]:
+    """[start, end) of each sentence of `text`, a line break ending one too."""
+    ranges = []
+    for start, end in sentence_ranges(text) or [(0, len(text))]:
+        for cut in [b for b in breaks if start < b < end - 1]:
+            ranges.append((start, cut))
+            start = cut + 1
+        ranges.append((start, end))
+    return ranges
+
+
+def _sentence_parts(
+    text: str, model: SegmentModel, atoms: list[Cut], breaks: Sequence[int] = ()
+) -> list[Cut]:
+    """[start, end) of each model input: every sentence (`sentences`; a line break in the
+    caller's text ends one too, at the spaces `breaks`), itself split into parts of at most
+    `model.max_source_pieces` pieces (`chunks`); `atoms` are never cut.
 
     The model was trained on single sentences (Tatoeba's median is six words): given two at
     once it drops or merges words more often than given each alone.
     """
     cuts: list[Cut] = []
-    for start, end in sentence_ranges(text) or [(0, len(text))]:
+    limit = model.max_source_pieces - 1  # room for a full stop (`_stopped`)
+    for start, end in _sentences(text, list(breaks)):
         inside = [(a - start, b - start) for a, b in atoms if start <= a and b <= end]
-        found = split_to_fit(
-            text[start:end], lambda t: len(model.piece_surfaces(t)), model.max_source_pieces, inside
-        )
+        found = split_to_fit(text[start:end], lambda t: len(model.piece_surfaces(t)), limit, inside)
         cuts.extend((left + start, right + start) for left, right in found)
     return cuts
+
+
+def _stopped(part: Edited) -> Edited:
+    """`part` with a full stop after its last letter or digit; its origin is the empty
+    range just after it. Without one the model rambles: "I love you" -> "J'adore que tu es
+    en train de t'aimer, je t'aime", "I love you." -> "Je t'aime." (Tatoeba's sentences
+    end with punctuation)."""
+    end = part.origin(len(part.text) - 1, len(part.text))[1]
+    return Edited(part.text + ".", (*part.starts, end), (*part.ends, end), part.source_length)
 
 
 def prepare(model: SegmentModel, source: str) -> Prepared:
@@ -170,7 +214,9 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
         return Prepared(source, [], kept=tidy(source))
     masked, chunk_spans = _mask(clean, spans)
     atoms = [(span.start, span.end) for span in chunk_spans]
-    cuts = _sentence_parts(masked.text, model, atoms)
+    breaks = _line_breaks(masked, source)
+    cuts = _sentence_parts(masked.text, model, atoms, breaks)
+    sentence_ends = {end for _, end in _sentences(masked.text, breaks)}
     parts = []
     for start, end in cuts:
         inside = [
@@ -178,7 +224,11 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
             for span in chunk_spans
             if start <= span.start and span.end <= end
         ]
-        parts.append(Part(masked.slice(start, end), inside))
+        edited = masked.slice(start, end)
+        if end in sentence_ends and edited.text[-1:].isalnum():
+            parts.append(Part(_stopped(edited), inside, stopped=True))
+        else:
+            parts.append(Part(edited, inside))
     return Prepared(source, parts, case)
 
 
@@ -202,6 +252,8 @@ def _finish(
 ) -> tuple[str, list[Link]]:
     """Spans restored, case pattern applied: the part's final text and its links."""
     units = restore_spans(units, part.spans, ranges)
+    if part.stopped and units and units[-1].span is None and units[-1].text in (".", "!"):
+        units = units[:-1]  # the stop the source did not have
     for index, unit in enumerate(units):
         if unit.span is None:
             unit.text = apply_case(unit.text, case, index == 0 or unit.space_before)

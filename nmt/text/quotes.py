@@ -8,10 +8,12 @@ dit.`). Without them it translates the words well ("Regarde, elle a dit."). So:
 - `without_quotes`: well-formed pairs of double quotes are taken out of the model's input;
 - `french_quotes`: after decoding, a translation with as many well-formed pairs as the
   source keeps the model's places; otherwise its double quotes are taken out and each
-  source pair is put back around the words aligned to what it quotes, as inline tags are
-  (`markup`). Either way they are written `« ` and ` »`, a quote opening on a capital in
-  the source opens on one here, and the comma introducing it becomes French's colon.
-Sources without paired double quotes (none, or an inch mark `12"`) are left as they are.
+  source pair is put back around the whole words aligned to what it quotes, pairs side by
+  side in source order (a pair whose words the translation lacks is left out). Either way
+  they are written `« ` and ` »`; a placed quote opening on a capital in the source opens
+  on one here, and the comma introducing it becomes French's colon.
+Sources without paired double quotes are left as they are; a " after a digit is an inch
+mark (`5'10"`), not a quote.
 Single quotes are left alone: in both languages they are mostly apostrophes.
 """
 
@@ -20,14 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nmt.text.edits import EditBuilder, Edited
-from nmt.text.markup import Mark, mark_insertions, proportional_links
+from nmt.text.markup import proportional_links
 from nmt.translation import Link
 
 OPENING, CLOSING = "«", "»"
 _OPENERS = "«“„"
 _CLOSERS = "»”"
 _DOUBLE = '"' + _OPENERS + _CLOSERS
-_BEFORE_OPENING = "([{—–-/"
+_BEFORE_OPENING = "([{—–-"
 
 Edit = tuple[int, int, str]  # replace text[start:end] by the string
 
@@ -42,7 +44,7 @@ def quote_pairs(text: str) -> list[tuple[int, int]] | None:
     pairs: list[tuple[int, int]] = []
     open_at: list[int] = []
     for index, char in enumerate(text):
-        if char not in _DOUBLE:
+        if char not in _DOUBLE or _inch_mark(text, index):
             continue
         if _opens(text, index, text[open_at[-1]] if open_at else None):
             open_at.append(index)
@@ -70,6 +72,11 @@ def without_quotes(text: Edited) -> Edited:
     if builder.last_char() == " ":
         builder.drop_last()
     return text.then(builder.build())
+
+
+def _inch_mark(text: str, index: int) -> bool:
+    """Whether the character at `index` is a " after a digit: inches (`5'10"`), no quote."""
+    return text[index] == '"' and index > 0 and text[index - 1].isdigit()
 
 
 def _opens(text: str, index: int, inside: str | None) -> bool:
@@ -102,39 +109,61 @@ def french_quotes(
         return _apply(text, edits, alignment)
     stripped, links = _apply(text, _without_quotes(text), alignment)
     guessed = links if links is not None else proportional_links(source, stripped)
-    marks = []
-    for number, (opening, closing) in enumerate(wanted):
-        marks.append(Mark(opening + 1, OPENING + " ", "open", partner=2 * number + 1))
-        marks.append(Mark(closing, " " + CLOSING, "close", partner=2 * number))
-    edits = []
-    for position, _, _, markup in mark_insertions(marks, guessed, stripped):
-        if len(markup) != 2:  # a pair around no word is left out
-            continue
-        edits.append((position, position, markup))
-        if markup == OPENING + " ":
-            edits.extend(_speech_opening(source, stripped, position, wanted))
-    return _apply(stripped, _merged(edits), links)
-
-
-def _speech_opening(
-    source: str, text: str, position: int, wanted: list[tuple[int, int]]
-) -> list[Edit]:
-    """Edits around a guillemet placed at `position`: its first letter capitalised and a
-    comma before it made a colon, when the source quote it stands for opens so."""
-    quoted = [opening for opening, _ in wanted]
     edits: list[Edit] = []
-    capital = any(source[q + 1 : q + 2].isupper() for q in quoted)
-    if capital and text[position : position + 1].islower():
+    floor = 0  # pairs are placed in source order, side by side, never nested
+    for pair in wanted:
+        stretch = _aligned_stretch(guessed, pair, stripped, floor)
+        if stretch is None:  # nothing the pair quoted is in the translation
+            continue
+        start, end = stretch
+        space = "" if start == 0 or stripped[start - 1].isspace() else " "
+        edits.append((start, start, space + OPENING + " "))
+        edits.extend(_speech_opening(source, stripped, start, pair[0]))
+        edits.append((end, end, " " + CLOSING))
+        floor = end
+    return _apply(stripped, sorted(edits, key=lambda edit: (edit[0], edit[1])), links)
+
+
+def _aligned_stretch(
+    links: Sequence[Link], pair: tuple[int, int], text: str, floor: int
+) -> tuple[int, int] | None:
+    """[start, end) of the target words aligned inside the source pair, widened to whole
+    words and starting at `floor` or later; None when no word is aligned there."""
+    opening, closing = pair
+    inside = [
+        link
+        for link in links
+        if link.target_start < link.target_end
+        and link.source_start < closing
+        and opening < link.source_end
+        and opening <= link.source_start
+    ]
+    if not inside:
+        return None
+    start = max(min(link.target_start for link in inside), floor)
+    end = max(link.target_end for link in inside)
+    while start > floor and _in_word(text[start - 1]):
+        start -= 1
+    while end < len(text) and _in_word(text[end]):
+        end += 1
+    return (start, end) if start < end else None
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() or char in "'’-"
+
+
+def _speech_opening(source: str, text: str, position: int, opening: int) -> list[Edit]:
+    """Edits for the guillemet placed at `position` for the source quote at `opening`: the
+    first letter capitalised and a comma before it made a colon, where that quote opens
+    on a capital or after a comma or colon."""
+    edits: list[Edit] = []
+    if source[opening + 1 : opening + 2].isupper() and text[position : position + 1].islower():
         edits.append((position, position + 1, text[position].upper()))
-    introduced = any(source[max(0, q - 2) : q].rstrip().endswith((",", ":")) for q in quoted)
+    introduced = source[max(0, opening - 2) : opening].rstrip().endswith((",", ":"))
     if introduced and text[max(0, position - 2) : position] == ", ":
         edits.append((position - 2, position - 1, " :"))
     return edits
-
-
-def _merged(edits: list[Edit]) -> list[Edit]:
-    """Edits sorted, an insertion before a replacement at the same place (they never overlap)."""
-    return sorted(edits, key=lambda edit: (edit[0], edit[1]))
 
 
 def _restyled(text: str, opening: int, closing: int) -> list[Edit]:
@@ -152,7 +181,7 @@ def _without_quotes(text: str) -> list[Edit]:
     """Edits taking out every double quote, and a space it would leave doubled or leading."""
     edits: list[Edit] = []
     for index, char in enumerate(text):
-        if char not in _DOUBLE:
+        if char not in _DOUBLE or _inch_mark(text, index):
             continue
         end = index + 1
         space_before = index == 0 or text[index - 1].isspace()

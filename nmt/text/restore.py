@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from nmt.text.align import Unit, spell_units
 from nmt.text.elision import VOWELS, elided, unelided
+from nmt.text.numbers import FRENCH_WORDS
 
 _FINAL = frozenset(".!?…:;\"'»”’)]")
 _SYMBOLS = frozenset("$€£¥₹¢%@/#&+=~^*_|\\")
@@ -34,6 +35,7 @@ class ChunkSpan:
     verbatim: str
     placeholder: str | None  # the word the model saw instead, or None (it saw the span)
     renderings: tuple[str, ...] = ()  # what the model writes for it, when not `placeholder`
+    stand_in: bool = False  # renderings stand in for it: more copies of them are invented
 
 
 def _covered_pieces(span: ChunkSpan, source_ranges: Sequence[tuple[int, int]]) -> list[int]:
@@ -150,6 +152,8 @@ def restore_spans(
             replacement.space_before = units[first].space_before
             if span.renderings and _unelide(units, first):  # "d'un billet" -> "de 1 billet"
                 first, last, replacement.space_before = first - 1, last - 1, True
+            if span.stand_in:  # "soixante-deux" for "sixty": the amount is all of it
+                last = _compound_end(units, last)
             units[first:last] = [replacement]
             position = first
         else:
@@ -160,4 +164,18 @@ def restore_spans(
         if span.verbatim[:1] in VOWELS and position > 0 and _elide(units[position - 1]):
             replacement.space_before = False  # "de Ingrid" -> "d'Ingrid"
     invented = {span.placeholder for span in spans if span.placeholder and not span.renderings}
+    invented |= {text for span in spans if span.stand_in for text in span.renderings}
     return [unit for unit in units if unit.span is not None or unit.text not in invented]
+
+
+def _compound_end(units: list[Unit], last: int) -> int:
+    """The end of a French compound number at units[last] on ("-deux", "-dix-sept")."""
+    while (
+        last + 1 < len(units)
+        and units[last].text == "-"
+        and not units[last].space_before
+        and units[last + 1].text in FRENCH_WORDS
+        and not units[last + 1].space_before
+    ):
+        last += 2
+    return last

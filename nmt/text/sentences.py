@@ -5,7 +5,8 @@ their places, so whitespace survives exactly.
 
 Sentence rule: a boundary is one or more of `.!?…`, optionally followed by closing
 quotes/brackets, then whitespace, then an opening quote/bracket or an uppercase letter
-or digit — unless the word before the full stop is a known abbreviation ("Mr.", "e.g.").
+or digit — unless the word before the full stop is a known abbreviation ("Mr.", "e.g."),
+a single letter or an initialism ("U.S.").
 Line breaks ("\\n") always separate sentences. The whitespace between sentences is kept.
 """
 
@@ -25,6 +26,7 @@ _ABBREVIATION_WORDS = (
     "sept oct nov dec m mme mlle"
 )
 _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "U.S.", "a.m.", "Ph.D." without its last "."
 
 
 class HasText(Protocol):
@@ -66,7 +68,11 @@ def _is_abbreviation(text: str, end: int) -> bool:
     while start > 0 and not text[start - 1].isspace():
         start -= 1
     word = text[start:end].lower().lstrip("(\"'«“")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    return (
+        word in _ABBREVIATIONS
+        or (len(word) == 1 and word.isalpha())
+        or bool(_INITIALISM.fullmatch(word))
+    )
 
 
 def _stripped(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -33,5 +33,5 @@ def test_each_step_is_measured_on_and_off(shipped_model_dir: Path) -> None:
     sentences, quotes = report["sentences"], report["quotes"]
     assert sentences["probes"] == 1 and quotes["probes"] == quotes["with_references"] == 1
     assert "printemps" in sentences["outputs"][0]["per_sentence"]
-    assert "printemps" not in sentences["outputs"][0]["whole_line"]  # "C'est venu."
+    assert "printemps" not in sentences["outputs"][0]["whole_line"]  # beam 5: "C'est venu."
     assert quotes["guillemets"]["balanced"] == 1.0 > quotes["shown_to_model"]["balanced"]

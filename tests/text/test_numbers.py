@@ -10,7 +10,7 @@ from nmt.data.tokenizer import Tokenizer
 from nmt.decoding.types import SearchOptions
 from nmt.text.align import Unit, spell_units
 from nmt.text.elision import elided, unelided
-from nmt.text.numbers import SPOKEN, STAND_INS, reads_as_count, spoken_number
+from nmt.text.numbers import SPOKEN, STAND_INS, counts_plural, reads_as_count, spoken_number
 from nmt.text.pipeline import translate_texts
 from nmt.text.restore import ChunkSpan, restore_spans
 
@@ -34,23 +34,50 @@ def test_other_numbers_keep_their_placeholder(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["21", "35", "100", "999", "2.5", "3,5", "1,000", "12,500,000"])
 def test_larger_amounts_get_a_stand_in_count(text: str) -> None:
-    thirty = spoken_number(text)
+    fifty = spoken_number(text)
+    assert fifty is not None and fifty.word == "fifty" and fifty.stand_in
+    assert {"cinquante", "50"} <= set(fifty.renderings)
+    thirty = spoken_number(text, frozenset({"fifty"}))
     assert thirty is not None and thirty.word == "thirty" and "trente" in thirty.renderings
-    fifty = spoken_number(text, frozenset({"thirty"}))
-    assert fifty is not None and fifty.word == "fifty" and "cinquante" in fifty.renderings
-    no_trente = spoken_number(text, frozenset({"trente"}))
-    assert no_trente is not None and no_trente.word == "fifty"
-    taken = frozenset(word for pair in STAND_INS for word in pair)
-    assert spoken_number(text, taken) is None
+    for taken in ("cinquante", "50"):
+        other = spoken_number(text, frozenset({taken}))
+        assert other is not None and other.word == "thirty"
+    every = frozenset(word for stand_in in STAND_INS for word in stand_in)
+    assert spoken_number(text, every) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "plural"),
+    [
+        ("35 years old", True), ("2.5 euros", True), ("100 people", True), ("40 sheep", True),
+        ("35 of them", False), ("35 came", False), ("85 kg", False), ("2.0 is out", False),
+        ("35 was", False), ("35", False), ("35 Days", False),
+    ],
+)  # fmt: skip
+def test_an_amount_gets_a_stand_in_only_before_a_plural_noun(text: str, plural: bool) -> None:
+    number = text.split(" ")[0]
+    assert counts_plural(text, len(number)) is plural
 
 
 def test_each_amount_has_its_own_stand_in_and_comes_back(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, echo)
-    [result] = translate_texts(
-        model, ["He has 25 cows and 40 sheep, thirty dogs."], SearchOptions()
-    )
-    assert model.calls == [["He has fifty cows and sixty sheep, thirty dogs."]]
-    assert result.text == "He has 25 cows and 40 sheep, thirty dogs."
+    texts = ["He has 25 cows and 40 sheep, fifty dogs.", "Give me 35 of them."]
+    [result, kept] = translate_texts(model, texts, SearchOptions())
+    assert model.calls[0][0] == "He has thirty cows and sixty sheep, fifty dogs."  # 40: no forty
+    assert "35" not in model.calls[0][1] and "thirty" not in model.calls[0][1]
+    assert result.text == "He has 25 cows and 40 sheep, fifty dogs."
+
+
+def _stand_in_units(words: list[str]) -> list[Unit]:
+    return [Unit(w.lstrip("_"), not w.startswith("_"), None) for w in words]
+
+
+def test_a_repeated_stand_in_is_dropped_and_a_compound_taken_whole() -> None:
+    span = ChunkSpan(8, 13, "35", "fifty", spoken_number("35").renderings, stand_in=True)  # type: ignore[union-attr]
+    repeated = _stand_in_units(["J'ai", "payé", "cinquante", "cinquante", "dollars", "_."])
+    assert spell_units(restore_spans(repeated, [span], []))[0] == "J'ai payé 35 dollars."
+    compound = _stand_in_units(["J'ai", "cinquante", "_-", "_deux", "ans", "_."])
+    assert spell_units(restore_spans(compound, [span], []))[0] == "J'ai 35 ans."
 
 
 def test_de_and_que_elide_and_their_elided_forms_expand() -> None:

@@ -72,7 +72,7 @@ def test_all_caps_and_title_case_keep_their_pattern(tokenizer: Tokenizer) -> Non
     upper, title, plain = translate_texts(
         model, ["SEE THE CAT AT 9:30.", "See The Dog And The House", "see the cat."], OPTIONS
     )
-    assert model.calls == [["See the cat at Tom.", "See the dog and the house", "see the cat."]]
+    assert model.calls == [["See the cat at Tom.", "See the dog and the house.", "see the cat."]]
     assert upper.text == "SEE THE CAT AT 9:30." and title.text == "See The Dog And The House"
     assert plain.text == "see the cat."
 
@@ -92,8 +92,8 @@ def test_each_sentence_is_one_model_input(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, reverse_words)
     text = 'Wait here, Mr. Smith. Is it 9:30? "Yes!" she said.  Go'
     [result] = translate_texts(model, [text], OPTIONS)
-    assert model.calls == [["Wait here, Mr. Smith.", "Is it Tom?", "Yes! she said.", "Go"]]
-    assert result.parts == 4 and result.text.count("9:30") == 1
+    assert model.calls == [["Wait here, Mr. Smith.", "Is it Tom?", "Yes! she said.", "Go."]]
+    assert result.parts == 4 and result.text.count("9:30") == 1 and result.text.endswith("Go")
     assert "« Yes! »" in result.text  # quotes are not the model's (test_quotes.py)
 
 
@@ -150,3 +150,33 @@ def test_without_attention_positions_are_proportional(tokenizer: Tokenizer) -> N
     model = ScriptedModel(tokenizer, drop_symbols, with_attention=False)
     [result] = translate_texts(model, ["see 3 cats at https://x.org today"], OPTIONS)
     assert result.text.count("3") == 1 and result.text.count("https://x.org") == 1
+
+
+def test_capitals_opening_sentences_make_no_title_and_title_sentences_still_split(
+    tokenizer: Tokenizer,
+) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    plain, title = translate_texts(model, ["See. Go. Sit.", "See The Cat. See The Dog."], OPTIONS)
+    assert model.calls == [["See.", "Go.", "Sit.", "See the cat.", "See the dog."]]
+    assert plain.text == "See. Go. Sit." and title.text == "See The Cat. See The Dog."
+
+
+def test_a_line_break_ends_a_model_input_and_the_output_stays_one_line(
+    tokenizer: Tokenizer,
+) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    [result] = translate_texts(model, ["see the cat\r\n\nthe dog see\rthe house"], OPTIONS)
+    assert model.calls == [["see the cat.", "the dog see the house."]]  # a lone "\r": no break
+    assert result.text == "see the cat the dog see the house"
+
+
+def test_a_sentence_without_an_end_gets_a_full_stop_the_output_does_not(
+    tokenizer: Tokenizer,
+) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    texts = ["see the cat", "see the cat,", "See the cat at 9:30", "see the cat?"]
+    results = translate_texts(model, texts, OPTIONS)
+    assert model.calls == [["see the cat.", "see the cat,", "See the cat at Tom.", "see the cat?"]]
+    assert [r.text for r in results] == texts
+    links = results[2].alignment or []
+    assert all(link.target_end <= len(results[2].text) for link in links)

@@ -213,3 +213,30 @@ def test_larger_amounts_keep_the_words_they_count(
     assert old == "J'ai 21 ans."
     assert "100 personnes" in people
     assert "2.5 euros" in price and "30" not in price
+
+
+def test_a_sentence_typed_without_its_full_stop_is_translated_as_one(
+    translator: NeuralTranslator, greedy: SearchOptions
+) -> None:
+    texts = [
+        "I love you",
+        "Where is the station",
+        "Thank you very much",
+        "Tom lives here\nMary lives there",
+    ]
+    love, station, thanks, lines = _translate(translator, texts, greedy)
+    # the model given them as they are: "J'adore que tu es en train de t'aimer, je t'aime",
+    # "Où est la gare, à la gare, c'est la gare que la gare est", "Merci beaucoup d'avoir..."
+    assert love == "Je t'aime" and station == "Où est la gare"
+    assert thanks.startswith("Merci beaucoup") and len(thanks.split()) <= 3
+    assert lines.count("ici") == 1 and "Mary" in lines  # one model input per line
+
+
+def test_stand_ins_never_show_and_an_initialism_ends_no_sentence(
+    translator: NeuralTranslator, greedy: SearchOptions
+) -> None:
+    [paid] = _translate(translator, ["I paid 35 dollars for 45 books and 55 pens."], greedy)
+    for amount in ("35", "45", "55"):
+        assert paid.count(amount) == 1, paid
+    assert not {"trente", "cinquante", "soixante"} & set(paid.split()), paid
+    assert len(prepare(translator, "The U.S. Army is big.").parts) == 1  # not "U.S." + "Army..."

@@ -46,3 +46,11 @@ def test_template_reproduces_any_text(text: str) -> None:
     assert template.fill(template.sentences) == text
     assert len(template.parts) == len(template.sentences) + 1
     assert all(sentence == sentence.strip() and sentence for sentence in template.sentences)
+
+
+def test_initialisms_end_no_sentence() -> None:
+    text = "The U.S. Army is big. Ph.D. students work at 9 a.m. Every day."
+    assert [text[a:b] for a, b in sentence_ranges(text)] == [
+        "The U.S. Army is big.",
+        "Ph.D. students work at 9 a.m. Every day.",
+    ]
