@@ -15,10 +15,10 @@ A larger amount that counts the plural noun after it (21 to 999, or written with
 decimal or thousands separator: "35 years", "2.5 euros", "1,000 people"; `counts_plural`)
 has no word the model knows as well, and its placeholder broke those sentences too
 ("J'ai les années de 21.", "Il y a 100 ici."). It goes to the model as a stand-in count
-the training data spells out: "fifty" first (9 of 10 probe frames came back with
-"cinquante" or "50", where "thirty" gave "La ville a trente ans." for "thirty
-inhabitants"), then "thirty" and "sixty" ("forty" came back as "forts" and worse). A
-fourth amount in one text keeps its placeholder. The stand-in's French word (or its
+the training data spells out: "thirty" first (160 training sources, "trente" in 86 % of
+their targets; on the valid amounts probe, `bench/probe_counts.py --amounts`, 43.16 BLEU
+against 39.25 with "fifty" first), then "fifty" and "sixty" ("forty" came back as
+"forts"). A fourth amount in one text keeps its placeholder. The stand-in's French word (or its
 digits) comes back as the amount ("J'ai 21 ans.", "Il y a 100 personnes ici."); a copy
 the model repeats is dropped, and so is the rest of a compound it makes ("soixante-deux").
 Years (four plain digits) keep their placeholder.
@@ -43,7 +43,7 @@ FRENCH_WORDS = (
 )  # fmt: skip
 SPOKEN = range(1, 1 + len(ENGLISH_WORDS))  # the counts that are spelt out for the model
 # (English, French, digits) stand-ins for larger amounts, the best-kept first
-STAND_INS = (("fifty", "cinquante", "50"), ("thirty", "trente", "30"), ("sixty", "soixante", "60"))
+STAND_INS = (("thirty", "trente", "30"), ("fifty", "cinquante", "50"), ("sixty", "soixante", "60"))
 _NOT_PLURAL = frozenset({
     "is", "was", "has", "does", "this", "his", "its", "us", "yes", "as", "plus", "thus", "less",
     "unless", "across", "always", "perhaps", "sometimes", "besides", "towards", "whereas",

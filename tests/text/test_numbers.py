@@ -34,14 +34,14 @@ def test_other_numbers_keep_their_placeholder(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["21", "35", "100", "999", "2.5", "3,5", "1,000", "12,500,000"])
 def test_larger_amounts_get_a_stand_in_count(text: str) -> None:
-    fifty = spoken_number(text)
-    assert fifty is not None and fifty.word == "fifty" and fifty.stand_in
-    assert {"cinquante", "50"} <= set(fifty.renderings)
-    thirty = spoken_number(text, frozenset({"fifty"}))
-    assert thirty is not None and thirty.word == "thirty" and "trente" in thirty.renderings
-    for taken in ("cinquante", "50"):
+    thirty = spoken_number(text)
+    assert thirty is not None and thirty.word == "thirty" and thirty.stand_in
+    assert {"trente", "30"} <= set(thirty.renderings)
+    fifty = spoken_number(text, frozenset({"thirty"}))
+    assert fifty is not None and fifty.word == "fifty" and "cinquante" in fifty.renderings
+    for taken in ("trente", "30"):
         other = spoken_number(text, frozenset({taken}))
-        assert other is not None and other.word == "thirty"
+        assert other is not None and other.word == "fifty"
     every = frozenset(word for stand_in in STAND_INS for word in stand_in)
     assert spoken_number(text, every) is None
 
@@ -61,11 +61,11 @@ def test_an_amount_gets_a_stand_in_only_before_a_plural_noun(text: str, plural: 
 
 def test_each_amount_has_its_own_stand_in_and_comes_back(tokenizer: Tokenizer) -> None:
     model = ScriptedModel(tokenizer, echo)
-    texts = ["He has 25 cows and 40 sheep, fifty dogs.", "Give me 35 of them."]
+    texts = ["He has 25 cows and 40 sheep, thirty dogs.", "Give me 35 of them."]
     [result, kept] = translate_texts(model, texts, SearchOptions())
-    assert model.calls[0][0] == "He has thirty cows and sixty sheep, fifty dogs."  # 40: no forty
-    assert "35" not in model.calls[0][1] and "thirty" not in model.calls[0][1]
-    assert result.text == "He has 25 cows and 40 sheep, fifty dogs."
+    assert model.calls[0][0] == "He has fifty cows and sixty sheep, thirty dogs."
+    assert not {"thirty", "fifty", "sixty"} & set(model.calls[0][1].split())  # not a plural
+    assert result.text == "He has 25 cows and 40 sheep, thirty dogs."
 
 
 def _stand_in_units(words: list[str]) -> list[Unit]:
@@ -73,10 +73,10 @@ def _stand_in_units(words: list[str]) -> list[Unit]:
 
 
 def test_a_repeated_stand_in_is_dropped_and_a_compound_taken_whole() -> None:
-    span = ChunkSpan(8, 13, "35", "fifty", spoken_number("35").renderings, stand_in=True)  # type: ignore[union-attr]
-    repeated = _stand_in_units(["J'ai", "payé", "cinquante", "cinquante", "dollars", "_."])
+    span = ChunkSpan(8, 13, "35", "thirty", spoken_number("35").renderings, stand_in=True)  # type: ignore[union-attr]
+    repeated = _stand_in_units(["J'ai", "payé", "trente", "trente", "dollars", "_."])
     assert spell_units(restore_spans(repeated, [span], []))[0] == "J'ai payé 35 dollars."
-    compound = _stand_in_units(["J'ai", "cinquante", "_-", "_deux", "ans", "_."])
+    compound = _stand_in_units(["J'ai", "trente", "_-", "_deux", "ans", "_."])
     assert spell_units(restore_spans(compound, [span], []))[0] == "J'ai 35 ans."
 
 
