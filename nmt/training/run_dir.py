@@ -94,6 +94,8 @@ class RunDirectory:
                 f"{self.path} already holds a run; add --resume to continue it "
                 "or choose another --out"
             )
+        if resume and not self.path.is_dir():  # refused before anything is created
+            raise NmtError(f"--resume: there is no run in {self.path}; start without --resume")
         self.path.mkdir(parents=True, exist_ok=True)
         if is_main:
             ckpt.remove_leftovers(self.checkpoints)

@@ -49,7 +49,10 @@ def load_initial_weights(
     if config.train.init_from is None:
         raise NmtError("load_initial_weights: train.init_from is not set")
     path = Path(config.train.init_from)
-    bundle = ckpt.load_bundle(path)
+    try:
+        bundle = ckpt.load_bundle(path)
+    except CheckpointError as err:
+        raise CheckpointError(f"train.init_from: {err}") from None
     saved_model, run_model = (config_to_dict(c)["model"] for c in (bundle.config, config))
     differ = sorted(key for key in run_model if saved_model.get(key) != run_model[key])
     if differ:

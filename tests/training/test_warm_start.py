@@ -95,7 +95,7 @@ def test_another_vocabulary_is_refused(prepared_dir: Path, trained: Path, tmp_pa
 def test_a_missing_or_corrupt_bundle_is_a_checkpoint_error(
     prepared_dir: Path, trained: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(CheckpointError, match="not found"):
+    with pytest.raises(CheckpointError, match="train.init_from: checkpoint not found"):
         setup_run(
             small_config(prepared_dir, f"train.init_from={tmp_path / 'nope'}"),
             prepared_dir,
@@ -115,3 +115,11 @@ def test_a_missing_or_corrupt_bundle_is_a_checkpoint_error(
             tmp_path / "run",
             resume=False,
         )
+
+
+def test_resuming_a_run_that_does_not_exist_creates_nothing(
+    prepared_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(NmtError, match="no run in"):
+        setup_run(small_config(prepared_dir), prepared_dir, tmp_path / "none", resume=True)
+    assert not (tmp_path / "none").exists()
