@@ -112,7 +112,8 @@ def _unknown_spans(model: SegmentModel, text: str) -> list[Span]:
 
 def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
     """Each span replaced by a placeholder word absent from the text (a count from 1 to 20
-    by its English word: `numbers`); the spans' places."""
+    by its English word, a larger amount before a plural noun by a stand-in count:
+    `numbers`); the spans' places."""
     taken = {word.lower() for word in _WORDS.findall(text.text)}
     spare = [name for name in PLACEHOLDERS if name.lower() not in taken]
     free = iter(spare + [f"X{i}" for i in range(1, len(spans) + 1)])
@@ -169,22 +170,23 @@ def _sentences(text: str, breaks: list[int]) -> list[Cut]:
 
 
 def _sentence_parts(
-    text: str, model: SegmentModel, atoms: list[Cut], breaks: Sequence[int] = ()
-) -> list[Cut]:
-    """[start, end) of each model input: every sentence (`sentences`; a line break in the
-    caller's text ends one too, at the spaces `breaks`), itself split into parts of at most
-    `model.max_source_pieces` pieces (`chunks`); `atoms` are never cut.
+    text: str, model: SegmentModel, atoms: list[Cut], breaks: list[int]
+) -> list[tuple[int, int, bool]]:
+    """(start, end, whether it ends a sentence) of each model input: every sentence
+    (`sentences`; a line break in the caller's text ends one too, at the spaces `breaks`),
+    itself split into parts of at most `model.max_source_pieces` pieces (`chunks`);
+    `atoms` are never cut.
 
     The model was trained on single sentences (Tatoeba's median is six words): given two at
     once it drops or merges words more often than given each alone.
     """
-    cuts: list[Cut] = []
+    parts: list[tuple[int, int, bool]] = []
     limit = model.max_source_pieces - 1  # room for a full stop (`_stopped`)
-    for start, end in _sentences(text, list(breaks)):
+    for start, end in _sentences(text, breaks):
         inside = [(a - start, b - start) for a, b in atoms if start <= a and b <= end]
         found = split_to_fit(text[start:end], lambda t: len(model.piece_surfaces(t)), limit, inside)
-        cuts.extend((left + start, right + start) for left, right in found)
-    return cuts
+        parts.extend((a + start, b + start, b + start == end) for a, b in found)
+    return parts
 
 
 def _stopped(part: Edited) -> Edited:
@@ -214,18 +216,17 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
         return Prepared(source, [], kept=tidy(source))
     masked, chunk_spans = _mask(clean, spans)
     atoms = [(span.start, span.end) for span in chunk_spans]
-    breaks = _line_breaks(masked, source)
-    cuts = _sentence_parts(masked.text, model, atoms, breaks)
-    sentence_ends = {end for _, end in _sentences(masked.text, breaks)}
     parts = []
-    for start, end in cuts:
+    for start, end, ends_sentence in _sentence_parts(
+        masked.text, model, atoms, _line_breaks(masked, source)
+    ):
         inside = [
             dataclasses.replace(span, start=span.start - start, end=span.end - start)
             for span in chunk_spans
             if start <= span.start and span.end <= end
         ]
         edited = masked.slice(start, end)
-        if end in sentence_ends and edited.text[-1:].isalnum():
+        if ends_sentence and edited.text[-1:].isalnum():
             parts.append(Part(_stopped(edited), inside, stopped=True))
         else:
             parts.append(Part(edited, inside))
