@@ -29,16 +29,13 @@ def detect_case(text: str, spans: list[Span]) -> CasePattern:
     words, each capitalised. Letters inside `spans` do not count.
     """
     outside = outside_spans(text, spans)
-    words = _WORD.findall(outside)
+    matches = list(_WORD.finditer(outside))
+    words = [match.group() for match in matches]
     letters = [char for word in words for char in word if char.isupper() or char.islower()]
     if len(letters) >= 2 and not any(char.islower() for char in letters):
         return "upper"
     starts = {start for start, _ in sentence_ranges(text)}
-    inner = [
-        m.group()
-        for m in _WORD.finditer(outside)
-        if not _opens_sentence(outside, m.start(), starts)
-    ]
+    inner = [m.group() for m in matches if not _opens_sentence(outside, m.start(), starts)]
     if len(inner) >= TITLE_MIN_WORDS - 1 and all(word[0].isupper() for word in words):
         return "title"
     return "none"

@@ -90,9 +90,9 @@ def setup_run(config: Config, data_dir: Path, run_dir: Path, resume: bool) -> Tr
     manifest = load_manifest(data_dir)
     src_tok, tgt_tok = load_tokenizers(data_dir)
     model = _build_model(config, src_tok, tgt_tok)
-    tokenizer_sha256 = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
     init_from = None
     if config.train.init_from is not None and not resume:  # a resume restores its own weights
+        tokenizer_sha256 = {"src": src_tok.sha256, "tgt": tgt_tok.sha256}
         init_from = asdict(load_initial_weights(model, config, tokenizer_sha256))
     model = model.to(device)
     forward: torch.nn.Module = model
