@@ -75,6 +75,14 @@ def sentences_table(bundle: Path) -> str:
 
 
 def _provenance(metadata: dict[str, Any]) -> str:
+    members = metadata.get("ensemble")
+    if members:
+        described = [
+            f"{m.get('name') or Path(m['path']).name} "
+            f"(update {m.get('step')}, seed {m.get('seed')})"
+            for m in members
+        ]
+        return f"an ensemble of {len(members)} models ({'; '.join(described)})"
     steps = [str(source.get("step")) for source in metadata.get("exported_from", [])]
     if len(steps) > 1:
         return f"the mean of the checkpoints at updates {', '.join(steps)}"
@@ -120,8 +128,9 @@ def build_card(args: argparse.Namespace) -> str:
         f"- Bundle: `{bundle}`, {size_mb:.1f} MB, weights in {metadata.get('weights_dtype')}, "
         f"parameters: {report.get('model', {}).get('parameters', '?'):,}",
         f"- Trained with: `{args.command}` on {args.machine}",
-        f"- Weights: {_provenance(metadata)}, seed {config['train']['seed']}, "
-        f"data manifest `{metadata.get('data_manifest_hash')}`",
+        f"- Weights: {_provenance(metadata)}"
+        + ("" if metadata.get("ensemble") else f", seed {config['train']['seed']}")
+        + f", data manifest `{metadata.get('data_manifest_hash')}`",
         f"- Date: {args.date}",
     ]
     if args.training:

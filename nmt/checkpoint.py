@@ -41,6 +41,7 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 TRAINING_STATE_FILE = "training_state.pt"
+ENSEMBLE_PREFIX = "members"  # an ensemble's weights: members.<i>.<the member's own name>
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class BundleMetadata:
     "src"/"tgt" to the hashes of the tokenizers the model was trained with; empty when not
     recorded (nothing to check). `target_shortlist` None: not recorded (the translator
     scores the whole vocabulary). `source_words` None: not recorded (no name is protected).
+    `ensemble` lists where each member of an ensemble bundle came from (its weights are
+    stored as `members.<i>.<name>`, nmt.model.ensemble); None for a single model.
     """
 
     name: str | None = None
@@ -62,6 +65,7 @@ class BundleMetadata:
     tokenizer_sha256: dict[str, str] = field(default_factory=dict)
     target_shortlist: list[int] | None = None  # ids the training targets use (model.shortlist)
     source_words: dict[str, int] | None = None  # training-source word counts (text.names)
+    ensemble: list[dict[str, Any]] | None = None  # members' origins; None: a single model
 
     @classmethod
     def from_dict(cls, metadata: dict[str, Any]) -> BundleMetadata:
@@ -126,6 +130,7 @@ def save_bundle(
         }
         write_json_atomic(staging / METADATA_FILE, meta)
         for path in staging.iterdir():  # contents on disk before the name points at them
+            path.chmod(0o666 & ~current_umask())  # safetensors writes its file 0600
             _fsync_file(path)
         _fsync_dir(staging)
         _swap_into_place(staging, directory)

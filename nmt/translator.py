@@ -24,6 +24,7 @@ from nmt.decoding.search import search
 from nmt.decoding.types import Hypothesis, SearchOptions
 from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq, build_model
+from nmt.model.ensemble import Ensemble
 from nmt.model.quantize import quantize_int8, resolve_quantization
 from nmt.runtime import resolve_device
 from nmt.text.pipeline import translate_texts
@@ -67,6 +68,7 @@ class ModelDescription:
     copy: bool = False  # copy mechanism: translations carry copy probabilities
     quantize: str = "none"  # as resolved: "none" or "int8" (dynamic int8 matrix products)
     output_vocabulary: int = 0  # pieces the output layer scores (a target shortlist); 0: all
+    ensemble: int = 1  # models whose probabilities are averaged (nmt.model.ensemble)
 
     def __post_init__(self) -> None:
         for name in ("config", "scores"):  # frozen all the way down to the first level
@@ -106,7 +108,8 @@ MAX_SOURCE_PIECES = 250
 
 
 class NeuralTranslator:
-    """The one real Translator: a Seq2Seq model, its tokenizers and a device.
+    """The one real Translator: a Seq2Seq model (or an Ensemble of them), its tokenizers and
+    a device.
 
     It alone decides how texts are grouped for the model: `translate_segments` sorts the
     inputs by length in pieces and runs batches of at most `batch_size` (NmtError if < 1).
@@ -116,7 +119,7 @@ class NeuralTranslator:
 
     def __init__(
         self,
-        model: Seq2Seq,
+        model: Seq2Seq | Ensemble,
         src_tokenizer: Tokenizer,
         tgt_tokenizer: Tokenizer,
         device: torch.device,
@@ -268,11 +271,19 @@ def build_translator(
             f"{bundle.path}: the tokenizer does not match the one the model was trained with"
         )
     try:
-        model = build_model(
-            config.model, src_tok.vocab_size, tgt_tok.vocab_size, tgt_tok.pad_id, src_tok is tgt_tok
-        )
+        members = [
+            build_model(
+                config.model,
+                src_tok.vocab_size,
+                tgt_tok.vocab_size,
+                tgt_tok.pad_id,
+                src_tok is tgt_tok,
+            )
+            for _ in meta.ensemble or [None]
+        ]
     except ValueError as err:
         raise CheckpointError(f"{bundle.path}: {err}") from None
+    model: Seq2Seq | Ensemble = members[0] if meta.ensemble is None else Ensemble(members)
     try:
         model.load_state_dict({k: v.float() for k, v in bundle.state_dict.items()})
     except RuntimeError as err:
@@ -294,6 +305,7 @@ def build_translator(
         coverage=config.model.coverage.enabled,
         copy=config.model.copy.enabled,
         quantize=quantize,
+        ensemble=len(members),
     )
     output_size = _restrict_output(model, bundle, tgt_tok) if shortlist else 0
     description = dataclasses.replace(description, output_vocabulary=output_size)
@@ -304,7 +316,7 @@ def build_translator(
     return NeuralTranslator(model, src_tok, tgt_tok, target, description, size, words)
 
 
-def _restrict_output(model: Seq2Seq, bundle: Bundle, tgt_tok: Tokenizer) -> int:
+def _restrict_output(model: Seq2Seq | Ensemble, bundle: Bundle, tgt_tok: Tokenizer) -> int:
     """Restrict the model's output to the bundle's target shortlist (nmt.model.shortlist);
     the shortlist's size, or 0 when the bundle has none or the model copies."""
     ids = bundle.meta.target_shortlist

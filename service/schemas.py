@@ -139,6 +139,9 @@ class ModelInfoResponse(BaseModel):
     output_vocabulary: int = Field(
         0, description="Pieces the output layer scores (a target shortlist); 0: all of them."
     )
+    ensemble: int = Field(
+        1, description="Models whose probabilities are averaged at each step; 1: one model."
+    )
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
 

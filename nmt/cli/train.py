@@ -113,12 +113,14 @@ def add_average_parser(sub: Subparsers) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write an inference-only bundle; its size goes to stderr."""
-    from nmt.training.average import export_bundle
+    from nmt.training.average import export_bundle, export_ensemble
 
-    out = export_bundle([Path(p) for p in args.checkpoints], Path(args.out), args.dtype, args.name)
+    write = export_ensemble if args.ensemble else export_bundle
+    out = write([Path(p) for p in args.checkpoints], Path(args.out), args.dtype, args.name)
     megabytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
+    what = "an ensemble of" if args.ensemble else "the mean of"
     print(
-        f"exported {len(args.checkpoints)} checkpoint(s) to {out} ({megabytes:.1f} MB)",
+        f"exported {what} {len(args.checkpoints)} checkpoint(s) to {out} ({megabytes:.1f} MB)",
         file=sys.stderr,
     )
     return EXIT_OK
@@ -130,7 +132,8 @@ def add_export_parser(sub: Subparsers) -> None:
         "export",
         help="write an inference-only bundle (averaged, half-precision weights, no optimizer)",
         description="The bundle to ship or serve: weights averaged over the given checkpoints "
-        "(one is fine), stored in --dtype, without training state; hashes checked on load.",
+        "(one is fine), or kept side by side as an ensemble (--ensemble), stored in --dtype, "
+        "without training state; hashes checked on load.",
     )
     p.add_argument("checkpoints", nargs="+", help="bundle directories (same config and tokenizer)")
     p.add_argument("--out", required=True, help="output bundle directory")
@@ -141,4 +144,11 @@ def add_export_parser(sub: Subparsers) -> None:
         help="storage type of the weights (default: %(default)s; they run in float32)",
     )
     p.add_argument("--name", help="model name recorded in metadata.json (shown by the service)")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="keep each bundle as one member of an ensemble, decoded by the mean of the "
+        "members' probabilities, instead of averaging their weights (bundles of independent "
+        "runs: same model shape, tokenizer and data; at least two)",
+    )
     p.set_defaults(handler=run_export)

@@ -28,10 +28,10 @@ from nmt.decoding.constraints import NEG_INF, constrain_, max_lengths
 from nmt.decoding.greedy import banned_ids
 from nmt.decoding.history import FinishedPool, History
 from nmt.decoding.penalties import length_penalty, uses_penalties
-from nmt.decoding.protocol import Decodable
+from nmt.decoding.protocol import Decodable, SearchMemory, SearchState
 from nmt.decoding.select import best_continuations
 from nmt.decoding.types import Hypothesis, SearchOptions
-from nmt.model.state import DecoderState, EncoderMemory, StepOutput
+from nmt.model.state import StepOutput
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _finish(
     ending: _Candidates,
     mask: Tensor,
     beams: _Beams,
-    step: tuple[Tensor, StepOutput, History, EncoderMemory],
+    step: tuple[Tensor, StepOutput, History, SearchMemory],
     eos_id: int,
 ) -> Tensor:
     """Move the candidates where mask (n, C) into the pool; their scores at (n, C), else -inf."""
@@ -149,7 +149,7 @@ def _done(beams: _Beams, forced: Tensor, options: SearchOptions, k: int) -> Tens
 
 def _first_step(
     model: Decodable, src: Tensor, src_lengths: Tensor, k: int, bos_id: int
-) -> tuple[StepOutput, DecoderState, EncoderMemory]:
+) -> tuple[StepOutput, SearchState, SearchMemory]:
     """Encode src (B, S) and predict the first token once per sentence, then give every
     sentence K identical rows: the K beams start from the same bos and state. The memory
     keeps one row per sentence (the K beams read it through decode_step's broadcast)."""

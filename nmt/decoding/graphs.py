@@ -40,6 +40,7 @@ from nmt.decoding.static_beam import (
     supports,
 )
 from nmt.decoding.types import Hypothesis, SearchOptions
+from nmt.model.ensemble import Ensemble
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +291,8 @@ def uses_cuda_graphs(model: Decodable, src: Tensor, options: SearchOptions) -> b
     """Whether `search` runs this batch as `graphed_beam_search`: on CUDA, with options
     the static search supports, unless turned off for the model or broken on it."""
     if src.device.type != "cuda" or not supports(options) or model in _DISABLED:
+        return False
+    if isinstance(model, Ensemble):  # its static buffers are built for one model's state
         return False
     runner = _RUNNERS.get(model)
     return runner is None or not runner.broken

@@ -8,11 +8,18 @@ Averaging the last checkpoints of a run follows Vaswani et al. (2017, section 6.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
-from nmt.checkpoint import METADATA_FILE, Bundle, load_bundle, save_bundle
+from nmt.checkpoint import (
+    ENSEMBLE_PREFIX,
+    METADATA_FILE,
+    WEIGHTS_FILE,
+    Bundle,
+    load_bundle,
+    save_bundle,
+)
 from nmt.data.dataset import load_token_ids, manifest_hash, source_word_counts
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError, DataError
@@ -74,6 +81,66 @@ def export_bundle(
         first.tokenizer_files,
         weights_dtype=_DTYPES[dtype],
     )
+
+
+def export_ensemble(
+    members: list[Path], out: Path, dtype: ExportDtype = "float16", name: str | None = None
+) -> Path:
+    """Write an inference-only bundle holding every member's weights side by side, decoded
+    as one model by the mean of their probabilities (nmt.model.ensemble). Each member is
+    one bundle (export each run, averaged or not, first); their weights are stored under
+    `members.<i>.` as `dtype`, and metadata.json lists them under `ensemble`.
+
+    Raises CheckpointError for fewer than two members, a missing or corrupt one, one that
+    is an ensemble already, or members that differ in model shape (config `model`),
+    tokenizer, training data (`data_manifest_hash`) or target shortlist.
+    """
+    if dtype not in _DTYPES:
+        raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
+    if len(members) < 2:
+        raise CheckpointError("an ensemble needs at least two bundles")
+    bundles = [load_bundle(path) for path in members]
+    first = bundles[0]
+    for bundle in bundles:
+        if bundle.meta.ensemble:
+            raise CheckpointError(f"{bundle.path}: is an ensemble already")
+        if bundle.config.model != first.config.model:
+            raise CheckpointError(f"{bundle.path}: model shape differs from {first.path}")
+        if bundle.tokenizer_files != first.tokenizer_files:
+            raise CheckpointError(f"{bundle.path}: tokenizer differs from {first.path}")
+        if bundle.meta.data_manifest_hash != first.meta.data_manifest_hash:
+            raise CheckpointError(f"{bundle.path}: trained on other data than {first.path}")
+    dropped = {"files", "scores", "averaged_from", "exported_from", "init_from", "tied_weights"}
+    metadata = {k: v for k, v in first.metadata.items() if k not in dropped}
+    metadata["ensemble"] = [_member_record(bundle) for bundle in bundles]
+    metadata["step"] = max(bundle.meta.step for bundle in bundles)
+    metadata["scores"] = {}
+    metadata["weights_dtype"] = dtype
+    metadata["target_shortlist"] = _common_shortlist(bundles)
+    if name:
+        metadata["name"] = name
+    weights = {
+        f"{ENSEMBLE_PREFIX}.{index}.{key}": tensor
+        for index, bundle in enumerate(bundles)
+        for key, tensor in bundle.state_dict.items()
+    }
+    return save_bundle(
+        out, weights, first.config, metadata, first.tokenizer_files, weights_dtype=_DTYPES[dtype]
+    )
+
+
+def _member_record(bundle: Bundle) -> dict[str, Any]:
+    """Where an ensemble member came from: enough to find and check it again."""
+    return {
+        "path": str(bundle.path.resolve()),
+        "name": bundle.meta.name,
+        "step": bundle.meta.step,
+        "seed": bundle.config.train.seed,
+        "weights_sha256": bundle.metadata["files"][WEIGHTS_FILE],
+        "averaged_from": (
+            bundle.metadata.get("exported_from") or bundle.metadata.get("averaged_from")
+        ),
+    }
 
 
 def _latest(bundles: list[Bundle]) -> Bundle:

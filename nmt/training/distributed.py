@@ -83,8 +83,15 @@ def init_distributed(device_type: str) -> DistContext:
 
 
 def close_distributed(context: DistContext) -> None:
-    """Leave the process group (safe to call when not distributed)."""
+    """Leave the process group (safe to call when not distributed).
+
+    Every rank meets at a barrier first: a rank that tore its group down while another
+    still had gloo work in flight aborted that one at exit ("terminate called without an
+    active exception"). Called after a run that ended normally only, where every rank
+    reaches it; a rank that raised never waits here.
+    """
     if context.enabled and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -53,6 +53,11 @@ def load_initial_weights(
         bundle = ckpt.load_bundle(path)
     except CheckpointError as err:
         raise CheckpointError(f"train.init_from: {err}") from None
+    if bundle.meta.ensemble:
+        raise NmtError(
+            f"train.init_from: {path} is an ensemble of {len(bundle.meta.ensemble)} models; "
+            "start from one of its members (metadata.json lists them under `ensemble`)"
+        )
     saved_model, run_model = (config_to_dict(c)["model"] for c in (bundle.config, config))
     differ = sorted(key for key in run_model if saved_model.get(key) != run_model[key])
     if differ:

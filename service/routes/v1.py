@@ -86,6 +86,7 @@ async def model_info(state: StateDep, translator: TranslatorDep) -> ModelInfoRes
         copy=model.copy,
         quantize=model.quantize,
         output_vocabulary=model.output_vocabulary,
+        ensemble=model.ensemble,
     )
 
 

@@ -1,0 +1,162 @@
+"""Ensemble bundles (`nmt export --ensemble`): two runs' weights side by side in one bundle,
+loaded as one translator that decodes by the mean of their probabilities."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from nmt.checkpoint import WEIGHTS_FILE, load_bundle, verify_bundle
+from nmt.cli import main
+from nmt.decoding import search
+from nmt.errors import CheckpointError, NmtError
+from nmt.model.ensemble import Ensemble
+from nmt.training.average import export_ensemble
+from nmt.training.trainer import train
+from nmt.training.warm_start import load_initial_weights
+from nmt.translator import load_translator
+
+from .test_trainer import small_config
+
+SENTENCES = ["I see the cat.", "Where is the station?", "The dog is big and the cat is small."]
+
+
+@pytest.fixture(scope="module")
+def runs(prepared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The best bundles of two short runs that differ only in their seed."""
+    root = tmp_path_factory.mktemp("ensemble")
+    bundles = []
+    for seed in (1, 2):
+        config = small_config(prepared_dir, "train.max_steps=4", f"train.seed={seed}")
+        train(config, prepared_dir, root / f"seed{seed}", progress_bar=False)
+        bundles.append((root / f"seed{seed}" / "best").resolve())
+    return bundles
+
+
+def test_an_ensemble_bundle_translates_as_the_mean_of_its_members(
+    runs: list[Path], tmp_path: Path
+) -> None:
+    out = export_ensemble(runs, tmp_path / "ensemble", dtype="float32", name="pair")
+    metadata = verify_bundle(out)
+    members = metadata["ensemble"]
+    assert [m["seed"] for m in members] == [1, 2]
+    for member, run in zip(members, runs, strict=True):
+        assert member["weights_sha256"] == verify_bundle(run)["files"][WEIGHTS_FILE]
+    assert metadata["name"] == "pair" and metadata["scores"] == {}
+    assert metadata["target_shortlist"] == verify_bundle(runs[0])["target_shortlist"]
+
+    translator = load_translator(out, "cpu")
+    singles = [load_translator(run, "cpu") for run in runs]
+    assert translator.description.ensemble == 2 and singles[0].description.ensemble == 1
+    assert translator.description.parameters == sum(s.description.parameters for s in singles)
+    assert translator.description.output_vocabulary == singles[0].description.output_vocabulary
+    # the bundle decodes exactly as an Ensemble of the two runs' models built in memory
+    in_memory = Ensemble([s.model for s in singles]).eval()
+    src, lengths = _batch(translator, SENTENCES)
+    options = translator.default_options
+    expected = search(in_memory, src, lengths, options)
+    found = search(translator.model, src, lengths, options)
+    assert [h[0].tokens for h in found] == [h[0].tokens for h in expected]
+    assert [h[0].score for h in found] == pytest.approx([h[0].score for h in expected], abs=1e-5)
+    translations = translator.translate_segments(SENTENCES, options)
+    assert all(t.attention is not None for t in translations)  # the text boundary aligns on it
+    assert [t.text for t in translations] == [
+        translator.tgt_tokenizer.decode(_vocabulary_ids(translator, h[0].tokens)) for h in found
+    ]
+
+
+def _batch(translator, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    ids = [translator.src_tokenizer.encode(t) + [translator.src_tokenizer.eos_id] for t in texts]
+    lengths = torch.tensor([len(i) for i in ids])
+    src = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
+    for row, sentence in enumerate(ids):
+        src[row, : len(sentence)] = torch.tensor(sentence)
+    return src, lengths
+
+
+def _vocabulary_ids(translator, tokens: list[int]) -> list[int]:  # type: ignore[no-untyped-def]
+    output_ids = translator.model.output_ids
+    return tokens if output_ids is None else [int(output_ids[t]) for t in tokens]
+
+
+def test_the_cli_exports_an_ensemble_in_half_precision_that_int8_serves(
+    runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "pair"
+    assert main(["export", *map(str, runs), "--ensemble", "--out", str(out)]) == 0
+    assert "an ensemble of 2" in capsys.readouterr().err
+    with safe_open(str(out / WEIGHTS_FILE), framework="pt") as weights:
+        names = list(weights.keys())
+        dtypes = {weights.get_tensor(name).dtype for name in names}
+    assert dtypes == {torch.float16}
+    assert {name.split(".")[:2][1] for name in names} == {"0", "1"}
+    assert all(name.startswith("members.") for name in names)
+    for path in out.iterdir():  # a bundle is a shared file: readable beyond its owner
+        assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, path.name
+    float_texts = [t.text for t in load_translator(out, "cpu").translate(SENTENCES)]
+    int8 = load_translator(out, "cpu", quantize="int8")
+    assert int8.description.quantize == "int8" and int8.description.ensemble == 2
+    assert all(isinstance(t.text, str) for t in int8.translate(SENTENCES))
+    assert len(float_texts) == len(SENTENCES)
+
+
+def test_what_cannot_be_an_ensemble_is_refused_and_nothing_is_written(
+    runs: list[Path], prepared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "refused"
+    with pytest.raises(CheckpointError, match="at least two"):
+        export_ensemble(runs[:1], out)
+    pair = export_ensemble(runs, tmp_path / "pair")
+    with pytest.raises(CheckpointError, match="is an ensemble already"):
+        export_ensemble([pair, runs[0]], out)
+    wider = tmp_path / "wider"
+    config = small_config(prepared_dir, "train.max_steps=1", "model.hidden_dim=24")
+    train(config, prepared_dir, wider, progress_bar=False)
+    with pytest.raises(CheckpointError, match="model shape differs"):
+        export_ensemble([runs[0], wider / "best"], out)
+    other_data = Path(shutil.copytree(runs[1], tmp_path / "other-data"))
+    metadata = json.loads((other_data / "metadata.json").read_text())
+    metadata["data_manifest_hash"] = "0" * 64  # metadata.json is not among the hashed files
+    (other_data / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(CheckpointError, match="trained on other data"):
+        export_ensemble([runs[0], other_data], out)
+    assert not out.exists()
+    assert main(["export", str(runs[0]), "--ensemble", "--out", str(out)]) == 1
+    assert "at least two bundles" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_warm_start_from_an_ensemble_names_its_members(
+    runs: list[Path], prepared_dir: Path, tmp_path: Path
+) -> None:
+    pair = export_ensemble(runs, tmp_path / "pair")
+    config = small_config(prepared_dir, f"train.init_from={pair}")
+    model = load_translator(runs[0], "cpu").model
+    hashes = dict(load_bundle(runs[0]).meta.tokenizer_sha256)
+    with pytest.raises(NmtError, match="is an ensemble of 2 models; start from one"):
+        load_initial_weights(model, config, hashes)
+
+
+def test_the_service_serves_an_ensemble_bundle_and_says_so(
+    runs: list[Path], tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import ServiceSettings
+
+    pair = export_ensemble(runs, tmp_path / "pair", name="pair")
+    settings = ServiceSettings(checkpoint=pair, device="cpu", gc_freeze=False)
+    with TestClient(create_app(settings)) as client:
+        info = client.get("/v1/model").json()
+        reply = client.post("/v1/translate", json={"text": "I see the cat. Where is the dog?"})
+        libre_request = {"q": ["I see the cat."], "source": "en", "target": "fr"}
+        libre = client.post("/translate", json=libre_request)
+    assert (info["name"], info["ensemble"]) == ("pair", 2)
+    assert reply.status_code == 200 and len(reply.json()["translations"]) == 1
+    assert libre.status_code == 200 and len(libre.json()["translatedText"]) == 1
