@@ -17,6 +17,12 @@ give the model's own level on the same sentences. Multi-reference BLEU and chrF
 With `--amounts` each count becomes a larger amount instead, the same in source and
 references, taken in turn from `AMOUNTS` ("I have 35 brothers." / "J'ai 35 frères."):
 amounts go to the model as a stand-in count ("thirty"), or, turned off, as a placeholder.
+
+`--initial` keeps only the probes whose count opens the sentence ("Three people came." ->
+"250 people came."), which valid and test hold few of; `--split train` draws probes from
+the training pairs (sentences the model was trained on: fit to compare ways of giving it
+the same amounts, not to report its quality). `--initial-stand-ins ten,three` overrides
+`nmt.text.numbers.INITIAL_STAND_INS` (French word looked up for 2-20 and the tens).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from nmt.data.dataset import read_groups
+from nmt.data.dataset import build_groups, read_groups
 from nmt.evaluation.metrics import score_corpus
 from nmt.text import numbers, pipeline
 from nmt.translator import NeuralTranslator, load_translator
@@ -45,13 +51,16 @@ def _spelled(text: str, word: str) -> list[re.Match[str]]:
     return list(re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE))
 
 
-def build_probes(groups: list[Any], amounts: bool = False) -> list[dict[str, Any]]:
+def build_probes(
+    groups: list[Any], amounts: bool = False, initial: bool = False
+) -> list[dict[str, Any]]:
     """One probe per source spelling exactly one count 2-20 that every reference spells;
-    written as its digits, or with `amounts` as the next of `AMOUNTS`."""
+    written as its digits, or with `amounts` as the next of `AMOUNTS`; with `initial`, only
+    sources that open with their count."""
     probes = []
     for group in groups:
         found = [(w, m) for w, v in ENGLISH.items() if v > 1 for m in _spelled(group.source, w)]
-        if len(found) != 1:
+        if len(found) != 1 or (initial and found[0][1].start() != 0):
             continue
         word, match = found[0]
         digits, french = str(ENGLISH[word]), FRENCH[ENGLISH[word]]
@@ -67,6 +76,31 @@ def build_probes(groups: list[Any], amounts: bool = False) -> list[dict[str, Any
         ]
         probes.append({"digits": digits, "source": source, "references": refs, "group": group})
     return probes
+
+
+TENS = {
+    "thirty": ("trente", "30"),
+    "forty": ("quarante", "40"),
+    "fifty": ("cinquante", "50"),
+    "sixty": ("soixante", "60"),
+}
+
+
+def _stand_in(english: str) -> tuple[str, str, str]:
+    """(English, French, digits) of a count word 2-20 or one of `TENS`."""
+    if english in TENS:
+        return (english, *TENS[english])
+    value = ENGLISH[english]
+    return english, FRENCH[value], str(value)
+
+
+def _groups(data_dir: Path, split: str) -> list[Any]:
+    """The split's reference groups; for train, built from its text files."""
+    if split != "train":
+        return read_groups(data_dir, split)
+    sources = (data_dir / "train.en").read_text(encoding="utf-8").splitlines()
+    targets = (data_dir / "train.fr").read_text(encoding="utf-8").splitlines()
+    return build_groups(sources, targets)
 
 
 @contextmanager
@@ -123,17 +157,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="models/en-fr-base")
     parser.add_argument("--data", default="data/prepared/fra-eng")
-    parser.add_argument("--split", default="valid", choices=("valid", "test"))
+    parser.add_argument("--split", default="valid", choices=("train", "valid", "test"))
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--amounts", action="store_true", help="larger amounts (AMOUNTS)")
+    parser.add_argument("--initial", action="store_true", help="counts opening the sentence")
+    parser.add_argument("--initial-stand-ins", help="comma-separated English words, e.g. ten")
+    parser.add_argument("--limit", type=int, help="at most this many probes")
     args = parser.parse_args(argv)
-    probes = build_probes(read_groups(Path(args.data), args.split), args.amounts)
+    probes = build_probes(_groups(Path(args.data), args.split), args.amounts, args.initial)
+    probes = probes[: args.limit]
     translator = load_translator(Path(args.checkpoint), "cpu")
+    stand_ins = numbers.INITIAL_STAND_INS
+    if args.initial_stand_ins:
+        stand_ins = tuple(_stand_in(word) for word in args.initial_stand_ins.split(","))
+    with mock.patch.object(numbers, "INITIAL_STAND_INS", stand_ins):
+        measured = measure(translator, probes, args.beam)
     report = {
         "checkpoint": args.checkpoint,
         "split": args.split,
         "amounts": args.amounts,
-        **measure(translator, probes, args.beam),
+        "initial": args.initial,
+        "initial_stand_ins": [english for english, _, _ in stand_ins],
+        **measured,
     }
     json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
     print()

@@ -123,13 +123,14 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
         builder.copy(text.text[position : span.start], position)
         verbatim = text.text[span.start : span.end]
         spoken = None
+        initial = sentence_initial(text.text, span.start)
         if span.kind == "number" and reads_as_count(text.text, span.start, span.end):
-            spoken = spoken_number(verbatim, frozenset(taken))
+            spoken = spoken_number(verbatim, frozenset(taken), initial)
             if spoken and spoken.stand_in and not counts_plural(text.text, span.end):
                 spoken = None
             taken.update(word.lower() for word in (spoken.renderings if spoken else ()))
         placeholder = spoken.word if spoken else next(free)
-        if spoken and sentence_initial(text.text, span.start):
+        if spoken and initial:
             placeholder = placeholder.capitalize()  # "3 people came." -> "Three people"
         start = len(builder)
         builder.put(placeholder, span.start, span.end)

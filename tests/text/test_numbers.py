@@ -68,6 +68,27 @@ def test_each_amount_has_its_own_stand_in_and_comes_back(tokenizer: Tokenizer) -
     assert result.text == "He has 25 cows and 40 sheep, thirty dogs."
 
 
+def test_an_amount_opening_a_sentence_gets_a_count_the_model_keeps_there(
+    tokenizer: Tokenizer,
+) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    texts = [
+        "250 families live here. They have 35 dogs.",
+        "21 people ate 3 apples.",  # 3 is in the text: "three" would be ambiguous
+        "2.5 euros is 3 more than 2 dollars.",
+    ]
+    results = translate_texts(model, texts, SearchOptions())
+    seen = [text for call in model.calls for text in call]
+    assert "Three families live here." in seen and "They have thirty dogs." in seen
+    assert "Two people ate three apples." in seen
+    assert "Ten euros is three more than two dollars." in seen
+    assert [r.text for r in results] == texts
+    initial = spoken_number("250", initial=True)
+    assert initial is not None and initial.stand_in and initial.word == "three"
+    assert {"trois", "Trois", "3"} <= set(initial.renderings)
+    assert spoken_number("7", initial=True).word == "seven"  # type: ignore[union-attr]
+
+
 def _stand_in_units(words: list[str]) -> list[Unit]:
     return [Unit(w.lstrip("_"), not w.startswith("_"), None) for w in words]
 
