@@ -111,6 +111,7 @@ def export_ensemble(
         if bundle.meta.data_manifest_hash != first.meta.data_manifest_hash:
             raise CheckpointError(f"{bundle.path}: trained on other data than {first.path}")
     dropped = {"files", "scores", "averaged_from", "exported_from", "init_from", "tied_weights"}
+    dropped |= {"best", "epoch", "train_seconds"}  # each member's own: in its record below
     metadata = {k: v for k, v in first.metadata.items() if k not in dropped}
     metadata["ensemble"] = [_member_record(bundle) for bundle in bundles]
     metadata["step"] = max(bundle.meta.step for bundle in bundles)
@@ -135,6 +136,8 @@ def _member_record(bundle: Bundle) -> dict[str, Any]:
         "path": str(bundle.path.resolve()),
         "name": bundle.meta.name,
         "step": bundle.meta.step,
+        "epoch": bundle.metadata.get("epoch"),
+        "train_seconds": bundle.metadata.get("train_seconds"),
         "seed": bundle.config.train.seed,
         "weights_sha256": bundle.metadata["files"][WEIGHTS_FILE],
         "averaged_from": (

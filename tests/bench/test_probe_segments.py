@@ -34,7 +34,8 @@ def test_each_step_is_measured_on_and_off(shipped_model_dir: Path) -> None:
     assert sentences["probes"] == 1 and quotes["probes"] == quotes["with_references"] == 1
     assert "printemps" in sentences["outputs"][0]["per_sentence"]
     assert "printemps" not in sentences["outputs"][0]["whole_line"]  # beam 5: "C'est venu."
-    assert quotes["guillemets"]["balanced"] == 1.0 > quotes["shown_to_model"]["balanced"]
+    assert quotes["guillemets"]["balanced"] == 1.0  # shown to the model, it may balance it too
+    assert quotes["guillemets"]["balanced"] >= quotes["shown_to_model"]["balanced"]
     bare = report["unpunctuated"]
     assert bare["probes"] == 3 and bare["outputs"][2]["source"] == "I see"
     assert bare["outputs"][2]["stop_added"] == "Je vois"

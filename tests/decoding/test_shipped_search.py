@@ -9,6 +9,7 @@ the distribution renormalised over the shortlist, and translate like the whole v
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 
@@ -17,6 +18,7 @@ import torch
 
 from nmt.decoding import beam_search
 from nmt.decoding.types import SearchOptions
+from nmt.model.ensemble import Ensemble
 from nmt.translator import NeuralTranslator, load_translator, shipped_model_dir
 
 from .fakes import BOS, pad_batch
@@ -45,17 +47,25 @@ def shortlisted() -> NeuralTranslator:
 
 
 def _teacher_forced(
-    model: torch.nn.Module,
+    model: torch.nn.Module, keep: torch.Tensor | None = None
 ) -> Callable[[tuple[int, ...], tuple[int, ...]], list[float]]:
-    """next_log_probs(prefix, source) from a full forward pass over bos + prefix."""
+    """next_log_probs(prefix, source): each model's distribution from a full forward pass
+    over bos + prefix, renormalised over the vocabulary ids `keep` when given; for an
+    ensemble (the shipped bundle is one), the log of the mean of its members' probabilities."""
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
 
     @cache
     def next_log_probs(prefix: tuple[int, ...], source: tuple[int, ...]) -> list[float]:
         src = torch.tensor([source])
         tgt_in = torch.tensor([(BOS, *prefix)])
+        each = []
         with torch.inference_mode():
-            output = model(src, torch.tensor([len(source)]), tgt_in)
-        return output.log_probs[0, -1].tolist()
+            for member in members:
+                log_probs = member(src, torch.tensor([len(source)]), tgt_in).log_probs[0, -1]
+                if keep is not None:
+                    log_probs = log_probs[keep] - log_probs[keep].logsumexp(0)
+                each.append(log_probs)
+        return (torch.stack(each).logsumexp(0) - math.log(len(members))).tolist()
 
     return next_log_probs
 
@@ -105,13 +115,11 @@ def test_beam_search_over_the_shortlist_finds_the_textbook_beams(
 ) -> None:
     ids = shortlisted.model.output_ids
     assert ids is not None
-    full = _teacher_forced(translator.model)
+    full = _teacher_forced(translator.model, keep=ids)
 
     def next_log_probs(prefix: tuple[int, ...], source: tuple[int, ...]) -> list[float]:
         """The full model's next-token distribution, renormalised over the shortlist."""
-        vocabulary = tuple(int(ids[p]) for p in prefix)
-        kept = torch.tensor(full(vocabulary, source))[ids]
-        return (kept - kept.logsumexp(0)).tolist()
+        return full(tuple(int(ids[p]) for p in prefix), source)
 
     tokenizer = translator.src_tokenizer
     sources = [tokenizer.encode(text) + [tokenizer.eos_id] for text in SENTENCES[:3]]

@@ -13,6 +13,7 @@ import gc
 import logging
 import weakref
 from functools import cache
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -35,6 +36,8 @@ from nmt.decoding.graphs import (
 )
 from nmt.decoding.static_beam import StaticStep, start, static_beam_search, supports
 from nmt.decoding.types import Hypothesis, SearchOptions
+from nmt.model import Seq2Seq
+from nmt.model.ensemble import Ensemble
 from nmt.translator import NeuralTranslator, load_translator, shipped_model_dir
 
 from . import fakes
@@ -94,6 +97,13 @@ def _shipped(shortlist: bool) -> NeuralTranslator:
     return load_translator(shipped_model_dir(), device="cpu", shortlist=shortlist)
 
 
+def _network(translator: NeuralTranslator) -> Seq2Seq:
+    """The shipped bundle's (first) model: the static search serves single models; an
+    ensemble decodes with the dynamic searches (`nmt.decoding.graphs.uses_cuda_graphs`)."""
+    model = translator.model
+    return model.members[0] if isinstance(model, Ensemble) else model  # type: ignore[return-value]
+
+
 def _encoded(translator: NeuralTranslator, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     return fakes.pad_batch([translator._encode_source(text) for text in texts])
 
@@ -104,7 +114,7 @@ def test_runner_finds_what_the_searches_find_on_the_shipped_model(
     shortlist: bool, beam: int, n_best: int
 ) -> None:
     translator = _shipped(shortlist)
-    model = translator.model
+    model = _network(translator)
     options = dataclasses.replace(translator.default_options, beam_size=beam, n_best=n_best)
     runner = GraphedBeamSearch(model, use_graphs=False)
     plain = greedy_search if beam == 1 else beam_search
@@ -123,9 +133,9 @@ def test_static_search_without_attention_returns_none() -> None:
     translator = _shipped(True)
     src, lengths = _encoded(translator, SENTENCES[:4])
     options = dataclasses.replace(translator.default_options, beam_size=4)
-    found = static_beam_search(translator.model, src, lengths, options)
+    found = static_beam_search(_network(translator), src, lengths, options)
     assert all(h.attention is None for hyps in found for h in hyps)
-    assert_same(beam_search(translator.model, src, lengths, options), found)
+    assert_same(beam_search(_network(translator), src, lengths, options), found)
 
 
 def test_buckets_pad_sentences_to_powers_of_two_and_sources_to_eights() -> None:
@@ -228,7 +238,7 @@ def test_a_runner_does_not_keep_its_model_alive() -> None:
 
 def test_the_runner_stops_at_most_one_step_after_beam_search_does() -> None:
     translator = _shipped(True)
-    model = translator.model
+    model = _network(translator)
     src, lengths = _encoded(translator, SENTENCES)
     options = dataclasses.replace(translator.default_options, beam_size=5)
     steps: list[int] = []
@@ -286,7 +296,7 @@ def test_the_shipped_models_captured_step_needs_no_value_on_the_host(shortlist: 
     translator = _shipped(shortlist)
     src, lengths = _encoded(translator, SENTENCES[:5])
     options = dataclasses.replace(translator.default_options, beam_size=5, n_best=2)
-    _step_on_fake_buffers(translator.model, src, lengths, options)
+    _step_on_fake_buffers(_network(translator), src, lengths, options)
 
 
 @pytest.mark.parametrize(
@@ -313,3 +323,12 @@ def test_the_fake_step_check_catches_a_host_read(host_read) -> None:
         patch.setattr(StaticStep, "advance", advance)
         with pytest.raises((DataDependentOutputException, DynamicOutputShapeException)):
             _step_on_fake_buffers(model, src, lengths, OPTIONS)
+
+
+def test_an_ensemble_is_left_to_the_dynamic_searches() -> None:
+    translator = _shipped(True)
+    on_cuda = SimpleNamespace(device=torch.device("cuda"))  # a batch as the check sees it
+    options = translator.default_options
+    assert isinstance(translator.model, Ensemble)  # the shipped bundle is an ensemble
+    assert not uses_cuda_graphs(translator.model, on_cuda, options)  # type: ignore[arg-type]
+    assert uses_cuda_graphs(_network(translator), on_cuda, options)  # type: ignore[arg-type]

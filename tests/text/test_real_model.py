@@ -200,7 +200,7 @@ def test_quoted_speech_comes_back_in_guillemets_with_its_words_translated(
     look, books, tired = _translate(translator, texts, greedy)
     for text, pairs in ((look, 1), (books, 2), (tired, 1)):
         assert text.count("« ") == text.count(" »") == pairs and '"' not in text, text
-    assert look.startswith("« Regarde")  # shown the quotes: « C'est ce qui a dit", à quoi.
+    assert look.startswith(("« Regarde", "« Écoute"))  # shown quotes: « C'est ce qui a dit"
     assert tired.endswith(": « Je suis fatigué. »")
 
 

@@ -45,7 +45,8 @@ def test_an_ensemble_bundle_translates_as_the_mean_of_its_members(
     out = export_ensemble(runs, tmp_path / "ensemble", dtype="float32", name="pair")
     metadata = verify_bundle(out)
     members = metadata["ensemble"]
-    assert [m["seed"] for m in members] == [1, 2]
+    assert [m["seed"] for m in members] == [1, 2] and all(m["train_seconds"] for m in members)
+    assert "train_seconds" not in metadata and "best" not in metadata
     for member, run in zip(members, runs, strict=True):
         assert member["weights_sha256"] == verify_bundle(run)["files"][WEIGHTS_FILE]
     assert metadata["name"] == "pair" and metadata["scores"] == {}
