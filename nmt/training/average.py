@@ -40,6 +40,7 @@ def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
     Raises CheckpointError for no checkpoints, a missing or corrupt one, checkpoints that
     differ in config or tokenizer, or that record different target shortlists.
     """
+    _refuse_overwriting(out, checkpoints)
     bundles = _load_compatible(checkpoints)
     first = bundles[0]
     metadata = {k: v for k, v in _latest(bundles).metadata.items() if k not in {"files", "scores"}}
@@ -61,6 +62,7 @@ def export_bundle(
     """
     if dtype not in _DTYPES:
         raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
+    _refuse_overwriting(out, checkpoints)
     bundles = _load_compatible(checkpoints)
     first = bundles[0]
     dropped = {"files", "scores", "averaged_from"}
@@ -99,8 +101,12 @@ def export_ensemble(
         raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
     if len(members) < 2:
         raise CheckpointError("an ensemble needs at least two bundles")
+    _refuse_overwriting(out, members)
     bundles = [load_bundle(path) for path in members]
     first = bundles[0]
+    hashes = [bundle.metadata["files"][WEIGHTS_FILE] for bundle in bundles]
+    if len(set(hashes)) < len(hashes):
+        raise CheckpointError("the same weights are given twice: an ensemble needs other runs")
     for bundle in bundles:
         if bundle.meta.ensemble:
             raise CheckpointError(f"{bundle.path}: is an ensemble already")
@@ -160,7 +166,21 @@ def _load_compatible(checkpoints: list[Path]) -> list[Bundle]:
     for other in bundles[1:]:
         if other.config != first.config or other.tokenizer_files != first.tokenizer_files:
             raise CheckpointError(f"{other.path}: config or tokenizer differs from {first.path}")
+        if other.state_dict.keys() != first.state_dict.keys():
+            raise CheckpointError(
+                f"{other.path}: its weights are not laid out as {first.path}'s "
+                "(an ensemble and a single model cannot be averaged)"
+            )
     return bundles
+
+
+def _refuse_overwriting(out: Path, inputs: list[Path]) -> None:
+    """CheckpointError when `out` is one of the input bundles (or a link to one): writing
+    it would replace the input before anything else could read it."""
+    target = Path(out).resolve()
+    for path in inputs:
+        if Path(path).resolve() == target:
+            raise CheckpointError(f"--out {out} is one of the input bundles; choose another")
 
 
 def _common_shortlist(bundles: list[Bundle]) -> list[int] | None:

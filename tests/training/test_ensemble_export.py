@@ -17,7 +17,7 @@ from nmt.cli import main
 from nmt.decoding import search
 from nmt.errors import CheckpointError, NmtError
 from nmt.model.ensemble import Ensemble
-from nmt.training.average import export_ensemble
+from nmt.training.average import export_bundle, export_ensemble
 from nmt.training.trainer import train
 from nmt.training.warm_start import load_initial_weights
 from nmt.translator import load_translator
@@ -127,6 +127,16 @@ def test_what_cannot_be_an_ensemble_is_refused_and_nothing_is_written(
     (other_data / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(CheckpointError, match="trained on other data"):
         export_ensemble([runs[0], other_data], out)
+    with pytest.raises(CheckpointError, match="same weights are given twice"):
+        export_ensemble([runs[0], runs[0]], out)
+    assert not out.exists()
+    with pytest.raises(CheckpointError, match="cannot be averaged"):  # no KeyError
+        export_bundle([pair, runs[0]], out)
+    copy = Path(shutil.copytree(runs[0], tmp_path / "copy"))
+    for write in (export_bundle, export_ensemble):
+        with pytest.raises(CheckpointError, match="is one of the input bundles"):
+            write([copy, runs[1]], copy)
+    assert (copy / "training_state.pt").is_file()  # the input is untouched
     assert not out.exists()
     assert main(["export", str(runs[0]), "--ensemble", "--out", str(out)]) == 1
     assert "at least two bundles" in capsys.readouterr().err and not out.exists()
