@@ -8,13 +8,13 @@ from copy import deepcopy
 import pytest
 import torch
 
-from nmt.config import CopyConfig, CoverageConfig, ModelConfig
 from nmt.decoding import search
 from nmt.decoding.types import SearchOptions
 from nmt.model import Seq2Seq, build_model
 from nmt.model.ensemble import Ensemble
 
 from .fakes import pad_batch
+from .test_real_model import _model as real_model
 
 VOCAB = 24
 SOURCES = [[5, 9, 14, 7, 3], [11, 3], [6, 6, 20, 3], [17, 8, 3]]
@@ -24,18 +24,7 @@ VARIANTS = [("gru", False, False), ("lstm", True, False), ("gru", False, True)]
 
 
 def _model(seed: int, rnn_type: str = "gru", coverage: bool = False, copy: bool = False) -> Seq2Seq:
-    torch.manual_seed(seed)
-    config = ModelConfig(
-        rnn_type=rnn_type,
-        embedding_dim=8,
-        hidden_dim=16,
-        attention_dim=8,
-        encoder_layers=1,
-        decoder_layers=2,
-        coverage=CoverageConfig(enabled=coverage),
-        copy=CopyConfig(enabled=copy),
-    )
-    return build_model(config, VOCAB, VOCAB, pad_id=0).eval()
+    return real_model(rnn_type, coverage, copy, seed).eval()
 
 
 @pytest.mark.parametrize(("rnn_type", "coverage", "copy"), VARIANTS)

@@ -8,7 +8,7 @@ import torch
 from nmt.config import CopyConfig, CoverageConfig, ModelConfig
 from nmt.decoding import beam_search, greedy_search, search
 from nmt.decoding.types import SearchOptions
-from nmt.model import build_model
+from nmt.model import Seq2Seq, build_model
 
 from .fakes import pad_batch
 
@@ -23,8 +23,8 @@ OPTIONS = SearchOptions(
 )
 
 
-def _model(rnn_type: str, coverage: bool, copy: bool) -> torch.nn.Module:
-    torch.manual_seed(0)
+def _model(rnn_type: str, coverage: bool, copy: bool, seed: int = 0) -> Seq2Seq:
+    torch.manual_seed(seed)
     config = ModelConfig(
         rnn_type=rnn_type,
         embedding_dim=8,
