@@ -283,7 +283,7 @@ def build_translator(
         ]
     except ValueError as err:
         raise CheckpointError(f"{bundle.path}: {err}") from None
-    model: Seq2Seq | Ensemble = members[0] if meta.ensemble is None else Ensemble(members)
+    model: Seq2Seq | Ensemble = Ensemble(members) if meta.ensemble else members[0]
     try:
         model.load_state_dict({k: v.float() for k, v in bundle.state_dict.items()})
     except RuntimeError as err:
