@@ -1,4 +1,5 @@
-"""`nmt data prepare`: the corpus split, sentencepiece and token ids."""
+"""`nmt data prepare` (the corpus split, sentencepiece and token ids) and `nmt data distill`
+(a teacher's translations as training data)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,38 @@ def run_prepare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_distill(args: argparse.Namespace) -> int:
+    """Build a distilled prepared-data directory; its summary goes to stderr."""
+    from nmt.data.distill import DistillOptions, distill_data
+
+    options = DistillOptions(
+        teacher=Path(args.teacher),
+        data=Path(args.data),
+        out=Path(args.out),
+        beam_size=args.beam,
+        batch_size=args.batch_size,
+        keep_references=not args.no_references,
+        quantize=args.quantize,
+        shortlist=not args.full_vocabulary,
+        device=args.device,
+        limit=args.limit,
+    )
+    result = distill_data(options, progress=not args.quiet)
+    print(result.summary, file=sys.stderr)
+    return EXIT_OK
+
+
 def add_parser(sub: Subparsers) -> None:
-    """`nmt data` and its one subcommand, `prepare`."""
-    data = sub.add_parser("data", help="prepare the Tatoeba corpus (split, sentencepiece, ids)")
-    data_sub = data.add_subparsers(dest="data_command", metavar="{prepare}", required=True)
+    """`nmt data` and its subcommands, `prepare` and `distill`."""
+    data = sub.add_parser(
+        "data", help="prepare the Tatoeba corpus (split, sentencepiece, ids); distil a teacher"
+    )
+    data_sub = data.add_subparsers(dest="data_command", metavar="{prepare,distill}", required=True)
+    _add_prepare(data_sub)
+    _add_distill(data_sub)
+
+
+def _add_prepare(data_sub: Subparsers) -> None:
     p = data_sub.add_parser(
         "prepare",
         help="normalise, de-duplicate and split the corpus; train sentencepiece; cache ids",
@@ -67,3 +96,46 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--force", action="store_true", help="rebuild even if the output is up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run_prepare)
+
+
+def _add_distill(data_sub: Subparsers) -> None:
+    p = data_sub.add_parser(
+        "distill",
+        help="a teacher model's translations of the training sources as new training data",
+        description="Sequence-level knowledge distillation (Kim & Rush, 2016): the teacher "
+        "translates every unique training source with beam search; the output is a "
+        "prepared-data directory whose train split holds its translations (and the human "
+        "references), with the same tokenizer and valid/test splits. Train a student on it "
+        "with `nmt train --data OUT`.",
+    )
+    p.add_argument("--teacher", required=True, help="the teacher bundle (an ensemble is best)")
+    p.add_argument(
+        "--data", default=DEFAULT_DATA_DIR, help="prepared data to distil (default: %(default)s)"
+    )
+    p.add_argument("--out", required=True, help="output directory (a new prepared-data dir)")
+    p.add_argument("--beam", type=positive_int, default=5, help="beam size (default: 5)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=64, help="sentences per model call (default: 64)"
+    )
+    p.add_argument(
+        "--no-references",
+        action="store_true",
+        help="train on the teacher's translations alone (default: with the human references)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=["auto", "none", "int8"],
+        default="auto",
+        help="the teacher's matrix products (default: auto, int8 on CPU, as `nmt serve`)",
+    )
+    p.add_argument(
+        "--full-vocabulary",
+        action="store_true",
+        help="score every target piece, not the teacher's shortlist",
+    )
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument(
+        "--limit", type=positive_int, help="translate only the first N unique sources (a trial)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=run_distill)

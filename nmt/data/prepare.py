@@ -105,14 +105,14 @@ def prepare_data(options: PrepareOptions, progress: bool = True) -> PrepareResul
         )
         return PrepareResult(out, existing, True, seconds, summary)
 
-    _check_replaceable(out)
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         manifest = _build(tmp, path, source_info, options, progress)
-        _install(tmp, out)
+        install_directory(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     seconds = time.perf_counter() - started
@@ -138,7 +138,7 @@ def _build(
     src_tok, tgt_tok, tok_files = _train_tokenizers(tmp, texts["train"], options)
     _say(progress, "encoding token ids")
     for name, (src, tgt) in texts.items():
-        save_token_ids(tmp / f"{name}.ids.npz", _encode(src_tok, tgt_tok, src, tgt))
+        save_token_ids(tmp / f"{name}.ids.npz", encode_pairs(src_tok, tgt_tok, src, tgt))
 
     manifest = {
         "source": source_info,
@@ -224,7 +224,9 @@ def _write_vocab(path: Path, tokenizer: Tokenizer) -> None:
     write_lines(path, [f"{piece}\t{score:g}" for piece, score in tokenizer.vocab()])
 
 
-def _encode(src_tok: Tokenizer, tgt_tok: Tokenizer, src: list[str], tgt: list[str]) -> ParallelIds:
+def encode_pairs(
+    src_tok: Tokenizer, tgt_tok: Tokenizer, src: list[str], tgt: list[str]
+) -> ParallelIds:
     """Source pieces + [eos]; target pieces only."""
     src_ids = [ids + [src_tok.eos_id] for ids in src_tok.encode_batch(src)]
     tgt_ids = tgt_tok.encode_batch(tgt)
@@ -248,7 +250,7 @@ def _reusable_manifest(out: Path, options: PrepareOptions, source_sha: str) -> d
     return None
 
 
-def _check_replaceable(out: Path) -> None:
+def check_replaceable(out: Path) -> None:
     """Refuse to replace a non-empty directory that is not a prepared-data directory."""
     if out.exists() and (
         not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).exists())
@@ -256,7 +258,7 @@ def _check_replaceable(out: Path) -> None:
         raise DataError(f"{out} exists and is not a prepared-data directory; choose another --out")
 
 
-def _install(tmp: Path, out: Path) -> None:
+def install_directory(tmp: Path, out: Path) -> None:
     """Move the finished tmp directory to out, replacing an older build."""
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
