@@ -93,9 +93,16 @@ def source_word_counts(data_dir: str | Path) -> dict[str, int]:
     """Lower-cased word counts of the training source (`nmt.text.names.count_words`): what
     a bundle records as `source_words` so the text boundary can keep rare names.
 
+    Distilled data (`nmt data distill`) counts its human pairs only, the lines after the
+    teacher's, so a student keeps the same names as a model trained on the original data
+    (with `--no-references` every line counts: each source once, bar untranslated ones).
     Raises DataError for a missing or inconsistent prepared split.
     """
-    return count_words(read_split_text(data_dir, "train")[0])
+    lines = read_split_text(data_dir, "train")[0]
+    distillation = load_manifest(data_dir).get("distillation")
+    if distillation and distillation.get("keep_references"):
+        lines = lines[distillation["pairs"]["teacher_pairs"] :]
+    return count_words(lines)
 
 
 def write_lines(path: Path, lines: Sequence[str]) -> None:

@@ -133,7 +133,8 @@ def distill_data(options: DistillOptions, progress: bool = True) -> DistillResul
         new_manifest = _write(tmp, data, manifest, pairs, options, described, started)
         new_manifest["distillation"]["pairs"] = {
             "teacher_translations": len(chosen),
-            "references_kept": pairs.references_kept,
+            "teacher_pairs": pairs.teacher_pairs,  # the first lines of train
+            "human_pairs": pairs.human_pairs,
             "train_pairs": len(pairs.src),
         }
         write_json_atomic(tmp / MANIFEST, new_manifest)
@@ -144,8 +145,8 @@ def distill_data(options: DistillOptions, progress: bool = True) -> DistillResul
     summary = (
         f"teacher {options.teacher} ({described.ensemble} model(s), beam {options.beam_size}) "
         f"translated {len(chosen):,} unique training sources\n"
-        f"train: {len(pairs.src):,} pairs ({len(chosen):,} from the teacher, "
-        f"{pairs.references_kept:,} human references kept)\n"
+        f"train: {len(pairs.src):,} pairs ({pairs.teacher_pairs:,} from the teacher, then "
+        f"{pairs.human_pairs:,} human ones)\n"
         f"wrote {out} in {seconds:.1f} s"
     )
     return DistillResult(out, new_manifest, seconds, summary)
@@ -173,11 +174,15 @@ def translate_sorted(
 
 @dataclass
 class DistilledPairs:
-    """The new training split: parallel sentence lists and how many references stayed."""
+    """The new training split: the teacher's pairs first, then the human ones."""
 
     src: list[str]
     tgt: list[str]
-    references_kept: int
+    teacher_pairs: int  # the first `teacher_pairs` lines are the teacher's
+
+    @property
+    def human_pairs(self) -> int:
+        return len(self.src) - self.teacher_pairs
 
 
 def distilled_pairs(
@@ -189,20 +194,19 @@ def distilled_pairs(
 ) -> DistilledPairs:
     """The teacher's pair for each translated source, then (optionally) every human pair.
 
-    A human pair equal to the teacher's is not repeated (it would count twice); an empty
-    teacher translation is dropped (its source keeps its references). Without
-    `keep_references`, sources the teacher did not translate keep their references, so
-    no source of the split is lost.
+    Human pairs are kept whole, in their order, even one equal to the teacher's (the two
+    agree; it counts twice), so the lines after the teacher's are the original split and
+    its source word counts stay those of the human data (`source_word_counts`). An empty
+    teacher translation is dropped. Without `keep_references`, sources the teacher did
+    not translate keep their references, so no source of the split is lost.
     """
     teacher = {s: t for s, t in zip(translated, translations, strict=True) if t.strip()}
     out_src, out_tgt = list(teacher), list(teacher.values())
-    kept = 0
     for source, target in zip(src, tgt, strict=True):
-        if (keep_references or source not in teacher) and teacher.get(source) != target:
+        if keep_references or source not in teacher:
             out_src.append(source)
             out_tgt.append(target)
-            kept += 1
-    return DistilledPairs(out_src, out_tgt, kept)
+    return DistilledPairs(out_src, out_tgt, len(teacher))
 
 
 def _write(
