@@ -305,3 +305,9 @@ def load_config(preset_or_path: str, overrides: list[str] | tuple[str, ...] = ()
 def config_to_dict(config: Config) -> dict[str, Any]:
     """A JSON-ready dict of the resolved config."""
     return config.model_dump(mode="json")
+
+
+def model_differences(first: Config, second: Config) -> list[str]:
+    """The `model.*` fields (dotted, sorted) whose values differ between two configs."""
+    a, b = (config_to_dict(config)["model"] for config in (first, second))
+    return sorted(f"model.{key}" for key in a.keys() | b.keys() if a.get(key) != b.get(key))

@@ -118,11 +118,12 @@ def run_export(args: argparse.Namespace) -> int:
     write = export_ensemble if args.ensemble else export_bundle
     out = write([Path(p) for p in args.checkpoints], Path(args.out), args.dtype, args.name)
     megabytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
-    what = "an ensemble of" if args.ensemble else "the mean of"
-    print(
-        f"exported {what} {len(args.checkpoints)} checkpoint(s) to {out} ({megabytes:.1f} MB)",
-        file=sys.stderr,
-    )
+    count = len(args.checkpoints)
+    if args.ensemble:
+        what = f"an ensemble of {count} models"
+    else:
+        what = f"the mean of {count} checkpoints" if count > 1 else f"{args.checkpoints[0]}"
+    print(f"exported {what} to {out} ({megabytes:.1f} MB)", file=sys.stderr)
     return EXIT_OK
 
 

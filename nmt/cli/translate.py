@@ -91,7 +91,9 @@ def run_attention(args: argparse.Namespace) -> int:
         title=translation.text,
     )
     print(translation.text)
-    print(f"wrote {args.output}", file=sys.stderr)
+    members = translator.description.ensemble
+    mean = f" (the mean of its {members} models' attention)" if members > 1 else ""
+    print(f"wrote {args.output}{mean}", file=sys.stderr)
     return EXIT_OK
 
 

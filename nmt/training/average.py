@@ -20,6 +20,7 @@ from nmt.checkpoint import (
     load_bundle,
     save_bundle,
 )
+from nmt.config import model_differences
 from nmt.data.dataset import load_token_ids, manifest_hash, source_word_counts
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError, DataError
@@ -94,8 +95,11 @@ def export_ensemble(
     `members.<i>.` as `dtype`, and metadata.json lists them under `ensemble`.
 
     Raises CheckpointError for fewer than two members, a missing or corrupt one, one that
-    is an ensemble already, or members that differ in model shape (config `model`),
-    tokenizer, training data (`data_manifest_hash`) or target shortlist.
+    is an ensemble already, or members that differ in model shape (config `model`) or
+    tokenizer. Members may come from other data (a student distilled from the others,
+    a fine-tuned run): each member's record names its own (`data_manifest_hash`), the
+    bundle's top-level one is the first member's, and the target shortlist is the union
+    of theirs.
     """
     if dtype not in _DTYPES:
         raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
@@ -110,12 +114,12 @@ def export_ensemble(
     for bundle in bundles:
         if bundle.meta.ensemble:
             raise CheckpointError(f"{bundle.path}: is an ensemble already")
-        if bundle.config.model != first.config.model:
-            raise CheckpointError(f"{bundle.path}: model shape differs from {first.path}")
+        if differ := model_differences(bundle.config, first.config):
+            raise CheckpointError(
+                f"{bundle.path}: model shape differs from {first.path} ({', '.join(differ)})"
+            )
         if bundle.tokenizer_files != first.tokenizer_files:
             raise CheckpointError(f"{bundle.path}: tokenizer differs from {first.path}")
-        if bundle.meta.data_manifest_hash != first.meta.data_manifest_hash:
-            raise CheckpointError(f"{bundle.path}: trained on other data than {first.path}")
     dropped = {"files", "scores", "averaged_from", "exported_from", "init_from", "tied_weights"}
     dropped |= {"best", "epoch", "train_seconds"}  # each member's own: in its record below
     metadata = {k: v for k, v in first.metadata.items() if k not in dropped}
@@ -123,7 +127,7 @@ def export_ensemble(
     metadata["step"] = max(bundle.meta.step for bundle in bundles)
     metadata["scores"] = {}
     metadata["weights_dtype"] = dtype
-    metadata["target_shortlist"] = _common_shortlist(bundles)
+    metadata["target_shortlist"] = _shortlist_union(bundles)
     if name:
         metadata["name"] = name
     weights = {
@@ -146,6 +150,7 @@ def _member_record(bundle: Bundle) -> dict[str, Any]:
         "train_seconds": bundle.metadata.get("train_seconds"),
         "seed": bundle.config.train.seed,
         "weights_sha256": bundle.metadata["files"][WEIGHTS_FILE],
+        "data_manifest_hash": bundle.meta.data_manifest_hash,
         "averaged_from": (
             bundle.metadata.get("exported_from") or bundle.metadata.get("averaged_from")
         ),
@@ -190,6 +195,13 @@ def _common_shortlist(bundles: list[Bundle]) -> list[int] | None:
     if any(ids != recorded[0] for ids in recorded[1:]):
         raise CheckpointError("the checkpoints record different target shortlists")
     return recorded[0] if recorded else None
+
+
+def _shortlist_union(bundles: list[Bundle]) -> list[int] | None:
+    """Every piece some member's shortlist holds, sorted (each member may say what it
+    learnt); members saved before runs recorded one are left out; None when none has one."""
+    recorded = [b.meta.target_shortlist for b in bundles if b.meta.target_shortlist]
+    return sorted({piece for ids in recorded for piece in ids}) if recorded else None
 
 
 def _mean_weights(bundles: list[Bundle]) -> dict[str, torch.Tensor]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmt import checkpoint as ckpt
-from nmt.config import Config, config_to_dict
+from nmt.config import Config, model_differences
 from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq
 
@@ -58,12 +58,11 @@ def load_initial_weights(
             f"train.init_from: {path} is an ensemble of {len(bundle.meta.ensemble)} models; "
             "start from one of its members (metadata.json lists them under `ensemble`)"
         )
-    saved_model, run_model = (config_to_dict(c)["model"] for c in (bundle.config, config))
-    differ = sorted(key for key in run_model if saved_model.get(key) != run_model[key])
+    differ = model_differences(bundle.config, config)
     if differ:
         raise NmtError(
-            f"train.init_from: {path} is another model (model.{', model.'.join(differ)} "
-            "differ); a warm start needs the same model section"
+            f"train.init_from: {path} is another model ({', '.join(differ)} differ); "
+            "a warm start needs the same model section"
         )
     saved_tokenizers = bundle.meta.tokenizer_sha256
     if saved_tokenizers and saved_tokenizers != tokenizer_sha256:
