@@ -61,6 +61,7 @@ class ModelDescription:
     config: Mapping[str, Any] = field(default_factory=dict)
     parameters: int = 0
     data_manifest_hash: str = ""  # of the prepared data it was trained on; "" when unknown
+    data_derived_from: str | None = None  # distilled data: the hash of the data it came from
     checkpoint: str | None = None  # the bundle directory it was loaded from
     step: int = 0  # training updates
     scores: Mapping[str, float] = field(default_factory=dict)
@@ -299,6 +300,7 @@ def build_translator(
         config=config_to_dict(config),
         parameters=sum(p.numel() for p in model.parameters()),
         data_manifest_hash=meta.data_manifest_hash,
+        data_derived_from=meta.data_derived_from,
         checkpoint=str(bundle.path),
         step=meta.step,
         scores=meta.scores,

@@ -41,6 +41,13 @@ def load_manifest(data_dir: str | Path) -> dict:
     return manifest
 
 
+def derived_from(manifest: dict) -> str | None:
+    """The manifest hash of the data a distilled directory was built from (its valid and
+    test splits are that data's, byte for byte); None for data prepared from a corpus."""
+    distillation = manifest.get("distillation") or {}
+    return (distillation.get("from_data") or {}).get("manifest_hash")
+
+
 # What identifies prepared data: its content, not where or when it was built.
 _FINGERPRINT_KEYS = (
     "languages",

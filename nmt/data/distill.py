@@ -101,6 +101,11 @@ def distill_data(options: DistillOptions, progress: bool = True) -> DistillResul
     options.validate()
     data, out = Path(options.data), Path(options.out)
     manifest = load_manifest(data)
+    if "distillation" in manifest:
+        origin = manifest["distillation"]["from_data"]["path"]
+        raise DataError(
+            f"{data} is distilled data already; distil the data it came from ({origin})"
+        )
     languages = manifest["languages"]
     src, tgt = read_split_text(data, "train")
     teacher = load_translator(
@@ -232,6 +237,7 @@ def _write(
     splits = dict(manifest["splits"])
     splits["train"] = {"pairs": len(pairs.src), "unique_sources": len(set(pairs.src))}
     new["splits"] = splits
+    new["settings"] = {**manifest.get("settings", {}), "out": str(options.out)}
     new["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     new["package_version"] = nmt.__version__
     teacher_meta = _teacher_record(Path(options.teacher))
@@ -252,14 +258,23 @@ def _write(
 
 
 def _teacher_record(teacher: Path) -> dict:
-    """The teacher's path, name, step and weights SHA-256 (from its metadata.json)."""
+    """The teacher's path, name, weights SHA-256 and steps (each member's, for an
+    ensemble), from its metadata.json."""
     metadata = json.loads((teacher / "metadata.json").read_text(encoding="utf-8"))
-    return {
+    record = {
         "path": str(teacher),
         "name": metadata.get("name"),
-        "step": metadata.get("step"),
         "weights_sha256": metadata.get("files", {}).get("model.safetensors"),
     }
+    members = metadata.get("ensemble") or []
+    if members:
+        record["members"] = [
+            {key: member.get(key) for key in ("name", "step", "weights_sha256")}
+            for member in members
+        ]
+    else:
+        record["step"] = metadata.get("step")
+    return record
 
 
 def _progress_printer(enabled: bool, total: int) -> Callable[[int], None]:

@@ -238,6 +238,8 @@ def _reusable_manifest(out: Path, options: PrepareOptions, source_sha: str) -> d
     try:
         manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         settings = manifest["settings"]
+        if "distillation" in manifest:  # a teacher's translations: not what prepare builds
+            return None
         same = manifest["source"]["sha256"] == source_sha and all(
             settings.get(k) == getattr(options, k) for k in _BUILD_KEYS
         )

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from nmt.data.dataset import ReferenceGroup, manifest_hash, read_groups, read_split_text
+from nmt.data.dataset import (
+    ReferenceGroup,
+    derived_from,
+    load_manifest,
+    manifest_hash,
+    read_groups,
+    read_split_text,
+)
 from nmt.decoding.types import SearchOptions
 from nmt.errors import DataError, NmtError
 from nmt.evaluation.metrics import CorpusScore, score_corpus
@@ -45,6 +52,7 @@ class EvalData:
     targets: list[str]  # per pair, file order
     pair_group: list[int]  # per pair, the index of its group
     manifest_hash: str
+    derived_from: str | None = None  # distilled data: the hash of the data it came from
 
 
 def load_eval_data(data_dir: Path, split: str) -> EvalData:
@@ -67,7 +75,8 @@ def load_eval_data(data_dir: Path, split: str) -> EvalData:
             pair_group[pair] = index
     if -1 in pair_group:
         raise DataError(f"{data_dir}: {split} pair {pair_group.index(-1)} belongs to no group")
-    return EvalData(groups, targets, pair_group, manifest_hash(data_dir))
+    origin = derived_from(load_manifest(data_dir))
+    return EvalData(groups, targets, pair_group, manifest_hash(data_dir), origin)
 
 
 def _scores(score: CorpusScore) -> dict[str, Any]:
@@ -213,10 +222,13 @@ def evaluate_translator(
         raise NmtError("attention plots need a plot directory")
     data = load_eval_data(Path(data_dir), split)
     sources = [group.source for group in data.groups]
-    trained_on = translator.description.data_manifest_hash  # "" when unknown
-    model = _model_summary(translator.description)
+    described = translator.description
+    # distilled data holds its source data's valid and test splits: the two are one family
+    trained_on = {described.data_manifest_hash, described.data_derived_from} - {"", None}
+    scored_on = {data.manifest_hash, data.derived_from} - {None}
+    model = _model_summary(described)
     report: dict[str, Any] = {"checkpoint": checkpoint, **_header(data, split), "model": model}
-    if trained_on not in ("", data.manifest_hash):
+    if trained_on and not trained_on & scored_on:
         report["warnings"] = ["the model was trained on different prepared data than this split"]
     results = []
     for beam in beams:

@@ -1,6 +1,7 @@
 """Checkpoint averaging and export: the mean of the weights of several bundles of one model,
 the inference-only bundle that ships (half-precision weights, no optimizer state), and the
-target shortlist and source word counts added to a bundle saved before runs recorded them.
+target shortlist, source word counts and distilled data's origin added to a bundle saved
+before runs recorded them.
 
 Averaging the last checkpoints of a run follows Vaswani et al. (2017, section 6.1).
 """
@@ -21,7 +22,13 @@ from nmt.checkpoint import (
     save_bundle,
 )
 from nmt.config import model_differences
-from nmt.data.dataset import load_token_ids, manifest_hash, source_word_counts
+from nmt.data.dataset import (
+    derived_from,
+    load_manifest,
+    load_token_ids,
+    manifest_hash,
+    source_word_counts,
+)
 from nmt.data.tokenizer import Tokenizer
 from nmt.errors import CheckpointError, DataError
 from nmt.fileio import write_json_atomic
@@ -151,6 +158,8 @@ def _member_record(bundle: Bundle) -> dict[str, Any]:
         "seed": bundle.config.train.seed,
         "weights_sha256": bundle.metadata["files"][WEIGHTS_FILE],
         "data_manifest_hash": bundle.meta.data_manifest_hash,
+        "data_derived_from": bundle.meta.data_derived_from,
+        "init_from": bundle.metadata.get("init_from"),
         "averaged_from": (
             bundle.metadata.get("exported_from") or bundle.metadata.get("averaged_from")
         ),
@@ -248,6 +257,20 @@ def add_source_words(bundle_dir: Path, data_dir: Path) -> int:
     counts = source_word_counts(data_dir)
     write_json_atomic(Path(bundle_dir) / METADATA_FILE, {**bundle.metadata, "source_words": counts})
     return len(counts)
+
+
+def add_data_derived_from(bundle_dir: Path, data_dir: Path) -> str | None:
+    """Record in `bundle_dir`'s metadata.json which data its distilled training data came
+    from (`data_derived_from`, so its valid and test splits count as the model's), in
+    place; that hash, or None when `data_dir` is not distilled. Errors and atomicity as
+    `add_target_shortlist`.
+    """
+    bundle = _trained_on(bundle_dir, data_dir)
+    origin = derived_from(load_manifest(data_dir))
+    write_json_atomic(
+        Path(bundle_dir) / METADATA_FILE, {**bundle.metadata, "data_derived_from": origin}
+    )
+    return origin
 
 
 def _trained_on(bundle_dir: Path, data_dir: Path) -> Bundle:

@@ -46,6 +46,7 @@ class BundleIdentity:
     target_shortlist: tuple[int, ...] = ()  # ids the training targets use (model.shortlist)
     source_words: dict[str, int] | None = None  # training-source word counts (text.names)
     init_from: dict[str, Any] | None = None  # the warm start's bundle (training.warm_start)
+    data_derived_from: str | None = None  # distilled data: its source data's manifest hash
 
 
 class RunDirectory:
@@ -177,6 +178,7 @@ class RunDirectory:
             "tgt_lang": identity.tgt_lang,
             "seed": identity.seed,
             "data_manifest_hash": identity.data_manifest_hash,
+            "data_derived_from": identity.data_derived_from,
             "data_source_sha256": identity.data_source_sha256,
             "tokenizer_sha256": dict(identity.tokenizer_sha256),
             "scores": {k: v for k, v in last_record.items() if k != "step"},

@@ -20,6 +20,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from nmt.config import Config
 from nmt.data.dataset import (
     ParallelIds,
+    derived_from,
     load_manifest,
     load_token_ids,
     manifest_hash,
@@ -173,6 +174,7 @@ def _identity(
         device=str(device),
         target_shortlist=tuple(target_shortlist(train_ids.tgt, tgt_tok.vocab_size, specials)),
         source_words=source_word_counts(data_dir),
+        data_derived_from=derived_from(manifest),
     )
 
 

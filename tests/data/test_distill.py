@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,13 @@ from nmt.data.distill import DistillOptions, distill_data, distilled_pairs, tran
 from nmt.data.prepare import PrepareOptions, prepare_data
 from nmt.data.tokenizer import load_tokenizers
 from nmt.errors import DataError
+from nmt.evaluation.evaluate import evaluate_translator
 from nmt.fileio import sha256_file
+from nmt.training.average import add_data_derived_from
 from nmt.training.trainer import train
 from nmt.translator import load_translator
 
-from ..conftest import write_corpus
+from ..conftest import synthetic_pairs, write_corpus
 from ..training.test_trainer import small_config
 
 
@@ -123,7 +126,53 @@ def test_a_student_warm_starts_from_the_teacher_on_distilled_data(
     train(config, distilled, tmp_path / "student", progress_bar=False)
     meta = load_bundle(tmp_path / "student" / "last").meta
     assert meta.data_manifest_hash == manifest_hash(distilled)
+    assert meta.data_derived_from == manifest_hash(prepared_dir)
     assert meta.source_words == source_word_counts(prepared_dir)  # the same rare names
+    # its valid and test splits are the original data's: scored on either, no warning,
+    # and the same for the teacher (trained on the original data)
+    for model in (teacher, tmp_path / "student" / "last"):
+        translator = load_translator(model, "cpu")
+        for data in (prepared_dir, distilled):
+            report = evaluate_translator(translator, data, "valid", beams=(1,), progress=False)
+            assert "warnings" not in report
+    # data from another corpus is another matter
+    corpus = write_corpus(tmp_path / "other.txt", synthetic_pairs()[::2])
+    options = PrepareOptions(source=str(corpus), out=tmp_path / "other", vocab_size=96)
+    other = prepare_data(options, progress=False).out_dir
+    report = evaluate_translator(translator, other, "test", beams=(1,), progress=False)
+    assert report["warnings"] == [
+        "the model was trained on different prepared data than this split"
+    ]
+
+
+def test_a_bundle_saved_before_runs_recorded_the_origin_learns_it(
+    distilled: Path, prepared_dir: Path, teacher: Path, tmp_path: Path
+) -> None:
+    config = small_config(distilled, "train.max_steps=1")
+    train(config, distilled, tmp_path / "run", progress_bar=False)
+    bundle = tmp_path / "run" / "last"
+    metadata = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    del metadata["data_derived_from"]
+    (bundle / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    assert load_bundle(bundle).meta.data_derived_from is None
+    assert add_data_derived_from(bundle, distilled) == manifest_hash(prepared_dir)
+    assert load_bundle(bundle).meta.data_derived_from == manifest_hash(prepared_dir)
+    with pytest.raises(DataError, match="is not the prepared data"):
+        add_data_derived_from(teacher, distilled)
+
+
+def test_distilled_data_is_neither_distilled_again_nor_reused_by_prepare(
+    distilled: Path, teacher: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(DataError, match="is distilled data already; distil the data it came"):
+        distill_data(DistillOptions(teacher, distilled, tmp_path / "again"), progress=False)
+    record = load_manifest(distilled)["settings"]
+    assert record["out"] == str(distilled)
+    copy = Path(shutil.copytree(distilled, tmp_path / "kd"))
+    corpus = write_corpus(tmp_path / "pairs.txt")
+    options = PrepareOptions(source=str(corpus), out=copy, vocab_size=96)
+    result = prepare_data(options, progress=False)  # same corpus and settings, yet rebuilt
+    assert not result.reused and "distillation" not in load_manifest(copy)
 
 
 def test_the_cli_distils_a_trial_of_the_first_sources(
