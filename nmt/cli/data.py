@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nmt.cli.common import DEFAULT_DATA_DIR, EXIT_OK, Subparsers, positive_int
+from nmt.cli.common import DEFAULT_DATA_DIR, EXIT_OK, Subparsers, beam_size, positive_int
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -113,7 +113,7 @@ def _add_distill(data_sub: Subparsers) -> None:
         "--data", default=DEFAULT_DATA_DIR, help="prepared data to distil (default: %(default)s)"
     )
     p.add_argument("--out", required=True, help="output directory (a new prepared-data dir)")
-    p.add_argument("--beam", type=positive_int, default=5, help="beam size (default: 5)")
+    p.add_argument("--beam", type=beam_size, default=5, help="beam size (default: 5)")
     p.add_argument(
         "--batch-size", type=positive_int, default=64, help="sentences per model call (default: 64)"
     )

@@ -17,6 +17,7 @@ the counts. It is built in a temporary directory and renamed into place at the e
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -131,17 +132,12 @@ def distill_data(options: DistillOptions, progress: bool = True) -> DistillResul
     pairs = distilled_pairs(src, tgt, chosen, translations, options.keep_references)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-distill"
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         new_manifest = _write(tmp, data, manifest, pairs, options, described, started)
-        new_manifest["distillation"]["pairs"] = {
-            "teacher_translations": len(chosen),
-            "teacher_pairs": pairs.teacher_pairs,  # the first lines of train
-            "human_pairs": pairs.human_pairs,
-            "train_pairs": len(pairs.src),
-        }
+        new_manifest["distillation"]["pairs"]["teacher_translations"] = len(chosen)
         write_json_atomic(tmp / MANIFEST, new_manifest)
         install_directory(tmp, out)
     finally:
@@ -251,6 +247,11 @@ def _write(
         "keep_references": options.keep_references,
         "limit": options.limit,
         "from_data": {"path": str(data), "manifest_hash": manifest_hash(data)},
+        "pairs": {
+            "teacher_pairs": pairs.teacher_pairs,  # the first lines of train
+            "human_pairs": pairs.human_pairs,
+            "train_pairs": len(pairs.src),
+        },
         "seconds": round(time.perf_counter() - started, 1),
     }
     new["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.name != MANIFEST}

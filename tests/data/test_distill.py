@@ -241,3 +241,11 @@ def test_an_interrupted_build_leaves_the_old_output_whole(
         distill_data(DistillOptions(teacher, prepared_dir, out, beam_size=1, limit=3), False)
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kd"]
+
+
+@pytest.mark.parametrize("flag", [["--beam", "0"], ["--beam", "1000"], ["--limit", "0"]])
+def test_bad_numbers_are_usage_errors(flag: list[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["data", "distill", "--teacher", "t", "--out", str(tmp_path / "o"), *flag])
+    assert stopped.value.code == 2
+    assert not (tmp_path / "o").exists()
