@@ -62,11 +62,11 @@ class BundleMetadata:
     step: int = 0
     scores: dict[str, float] = field(default_factory=dict)
     data_manifest_hash: str = ""
-    data_derived_from: str | None = None  # distilled data: the manifest hash of its source
     tokenizer_sha256: dict[str, str] = field(default_factory=dict)
     target_shortlist: list[int] | None = None  # ids the training targets use (model.shortlist)
     source_words: dict[str, int] | None = None  # training-source word counts (text.names)
     ensemble: list[dict[str, Any]] | None = None  # members' origins; None: a single model
+    data_derived_from: str | None = None  # distilled data: the manifest hash of its source
 
     @classmethod
     def from_dict(cls, metadata: dict[str, Any]) -> BundleMetadata:

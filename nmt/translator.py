@@ -61,7 +61,6 @@ class ModelDescription:
     config: Mapping[str, Any] = field(default_factory=dict)
     parameters: int = 0
     data_manifest_hash: str = ""  # of the prepared data it was trained on; "" when unknown
-    data_derived_from: str | None = None  # distilled data: the hash of the data it came from
     checkpoint: str | None = None  # the bundle directory it was loaded from
     step: int = 0  # training updates
     scores: Mapping[str, float] = field(default_factory=dict)
@@ -70,6 +69,7 @@ class ModelDescription:
     quantize: str = "none"  # as resolved: "none" or "int8" (dynamic int8 matrix products)
     output_vocabulary: int = 0  # pieces the output layer scores (a target shortlist); 0: all
     ensemble: int = 1  # models whose probabilities are averaged (nmt.model.ensemble)
+    data_derived_from: str | None = None  # distilled data: the hash of the data it came from
 
     def __post_init__(self) -> None:
         for name in ("config", "scores"):  # frozen all the way down to the first level
