@@ -7,7 +7,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from nmt.cli.common import DEFAULT_DATA_DIR, EXIT_OK, Subparsers, beam_size, positive_int
+from nmt.cli.common import (
+    DEFAULT_DATA_DIR,
+    EXIT_OK,
+    NO_SHORTLIST_HELP,
+    QUANTIZATIONS,
+    QUANTIZE_HELP,
+    Subparsers,
+    beam_size,
+    positive_int,
+)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -41,7 +50,7 @@ def run_distill(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         keep_references=not args.no_references,
         quantize=args.quantize,
-        shortlist=not args.full_vocabulary,
+        shortlist=not args.no_shortlist,
         device=args.device,
         limit=args.limit,
     )
@@ -122,17 +131,8 @@ def _add_distill(data_sub: Subparsers) -> None:
         action="store_true",
         help="train on the teacher's translations alone (default: with the human references)",
     )
-    p.add_argument(
-        "--quantize",
-        choices=["auto", "none", "int8"],
-        default="auto",
-        help="the teacher's matrix products (default: auto, int8 on CPU, as `nmt serve`)",
-    )
-    p.add_argument(
-        "--full-vocabulary",
-        action="store_true",
-        help="score every target piece, not the teacher's shortlist",
-    )
+    p.add_argument("--quantize", default="auto", choices=QUANTIZATIONS, help=QUANTIZE_HELP)
+    p.add_argument("--no-shortlist", action="store_true", help=NO_SHORTLIST_HELP)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument(
         "--limit", type=positive_int, help="translate only the first N unique sources (a trial)"
