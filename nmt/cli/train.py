@@ -9,7 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nmt.cli.common import DEFAULT_DATA_DIR, EXIT_OK, Subparsers, positive_int
+from nmt.cli.common import (
+    DEFAULT_DATA_DIR,
+    EXIT_OK,
+    Subparsers,
+    UsageError,
+    non_negative_int,
+    positive_int,
+)
 
 
 def _launch_torchrun(args: argparse.Namespace) -> int:
@@ -113,13 +120,22 @@ def add_average_parser(sub: Subparsers) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write an inference-only bundle; its size goes to stderr."""
-    from nmt.training.average import export_bundle, export_ensemble
+    from nmt.training.average import export_bundle, export_ensemble, extract_member
 
-    write = export_ensemble if args.ensemble else export_bundle
-    out = write([Path(p) for p in args.checkpoints], Path(args.out), args.dtype, args.name)
-    megabytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
     count = len(args.checkpoints)
-    if args.ensemble:
+    if args.member is not None:
+        if args.ensemble or count != 1:
+            raise UsageError("--member takes one ensemble bundle, without --ensemble")
+        out = extract_member(
+            Path(args.checkpoints[0]), args.member, Path(args.out), args.dtype, args.name
+        )
+    else:
+        write = export_ensemble if args.ensemble else export_bundle
+        out = write([Path(p) for p in args.checkpoints], Path(args.out), args.dtype, args.name)
+    megabytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
+    if args.member is not None:
+        what = f"member {args.member} of {args.checkpoints[0]}"
+    elif args.ensemble:
         what = f"an ensemble of {count} models"
     else:
         what = f"the mean of {count} checkpoints" if count > 1 else f"{args.checkpoints[0]}"
@@ -150,6 +166,13 @@ def add_export_parser(sub: Subparsers) -> None:
         action="store_true",
         help="keep each bundle as one member of an ensemble, decoded by the mean of the "
         "members' probabilities, instead of averaging their weights (bundles of independent "
-        "runs: same model shape, tokenizer and data; at least two)",
+        "runs, or a student beside its teachers: same model shape and tokenizer; at least two)",
+    )
+    p.add_argument(
+        "--member",
+        type=non_negative_int,
+        metavar="I",
+        help="write member I (0-based, as metadata.json lists them) of the one ensemble "
+        "bundle given, as a model of its own (to serve alone or start a run from)",
     )
     p.set_defaults(handler=run_export)

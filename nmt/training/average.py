@@ -1,7 +1,7 @@
 """Checkpoint averaging and export: the mean of the weights of several bundles of one model,
-the inference-only bundle that ships (half-precision weights, no optimizer state), and the
-target shortlist, source word counts and distilled data's origin added to a bundle saved
-before runs recorded them.
+the inference-only bundle that ships (half-precision weights, no optimizer state), one
+member taken out of an ensemble, and the target shortlist, source word counts and
+distilled data's origin added to a bundle saved before runs recorded them.
 
 Averaging the last checkpoints of a run follows Vaswani et al. (2017, section 6.1).
 """
@@ -144,6 +144,68 @@ def export_ensemble(
     }
     return save_bundle(
         out, weights, first.config, metadata, first.tokenizer_files, weights_dtype=_DTYPES[dtype]
+    )
+
+
+def extract_member(
+    ensemble: Path,
+    index: int,
+    out: Path,
+    dtype: ExportDtype = "float16",
+    name: str | None = None,
+) -> Path:
+    """Write member `index` (0-based, in metadata.json's `ensemble` order) of an ensemble
+    bundle as a single-model bundle: to serve or evaluate it alone, or to start a run
+    from it (`train.init_from`). Its metadata takes the member's own record (name, step,
+    seed, data, warm start) and says where it was taken from (`extracted_from`); its
+    target shortlist is the ensemble's (the members' union, so it holds the member's own);
+    its config is the ensemble's, which is the first member's, with the member's own seed
+    and warm start (other training settings are not recorded per member).
+
+    Raises CheckpointError when `ensemble` is missing, corrupt or a single model, or
+    `index` is not one of its members.
+    """
+    if dtype not in _DTYPES:
+        raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
+    _refuse_overwriting(out, [ensemble])
+    bundle = load_bundle(ensemble)
+    records = bundle.meta.ensemble
+    if not records:
+        raise CheckpointError(f"{ensemble}: is a single model, not an ensemble")
+    if not 0 <= index < len(records):
+        raise CheckpointError(
+            f"{ensemble} has {len(records)} members (0 to {len(records) - 1}); no member {index}"
+        )
+    record = records[index]
+    prefix = f"{ENSEMBLE_PREFIX}.{index}."
+    weights = {
+        key.removeprefix(prefix): tensor
+        for key, tensor in bundle.state_dict.items()
+        if key.startswith(prefix)
+    }
+    dropped = {"files", "scores", "ensemble", "tied_weights"}
+    metadata = {k: v for k, v in bundle.metadata.items() if k not in dropped}
+    own = ("name", "step", "epoch", "train_seconds", "data_manifest_hash", "data_derived_from")
+    metadata |= {key: record.get(key) for key in own}
+    metadata |= {"init_from": record.get("init_from"), "exported_from": record.get("averaged_from")}
+    metadata["extracted_from"] = {
+        "path": str(bundle.path.resolve()),
+        "member": index,
+        "weights_sha256": bundle.metadata["files"][WEIGHTS_FILE],
+    }
+    metadata["scores"] = {}
+    metadata["weights_dtype"] = dtype
+    if name:
+        metadata["name"] = name
+    metadata["seed"] = record.get("seed", bundle.config.train.seed)
+    own_train = {
+        "seed": metadata["seed"],
+        "init_from": (record.get("init_from") or {}).get("bundle"),
+    }
+    train = bundle.config.train.model_copy(update=own_train)
+    config = bundle.config.model_copy(update={"train": train})
+    return save_bundle(
+        out, weights, config, metadata, bundle.tokenizer_files, weights_dtype=_DTYPES[dtype]
     )
 
 

@@ -56,7 +56,7 @@ def load_initial_weights(
     if bundle.meta.ensemble:
         raise NmtError(
             f"train.init_from: {path} is an ensemble of {len(bundle.meta.ensemble)} models; "
-            "start from one of its members (metadata.json lists them under `ensemble`)"
+            f"start from one of its members (`nmt export {path} --member 0 --out DIR`)"
         )
     differ = model_differences(bundle.config, config)
     if differ:

@@ -17,7 +17,8 @@ from nmt.cli import main
 from nmt.decoding import search
 from nmt.errors import CheckpointError, NmtError
 from nmt.model.ensemble import Ensemble
-from nmt.training.average import export_bundle, export_ensemble
+from nmt.training.average import export_bundle, export_ensemble, extract_member
+from nmt.training.setup import setup_run
 from nmt.training.trainer import train
 from nmt.training.warm_start import load_initial_weights
 from nmt.translator import load_translator
@@ -172,8 +173,63 @@ def test_a_warm_start_from_an_ensemble_names_its_members(
     config = small_config(prepared_dir, f"train.init_from={pair}")
     model = load_translator(runs[0], "cpu").model
     hashes = dict(load_bundle(runs[0]).meta.tokenizer_sha256)
-    with pytest.raises(NmtError, match="is an ensemble of 2 models; start from one"):
+    with pytest.raises(NmtError, match="is an ensemble of 2 models; start from one") as err:
         load_initial_weights(model, config, hashes)
+    assert "--member 0" in str(err.value)  # how to take one out
+
+
+def test_a_member_taken_out_of_an_ensemble_is_that_run_again(
+    runs: list[Path], prepared_dir: Path, tmp_path: Path
+) -> None:
+    pair = export_ensemble(runs, tmp_path / "pair", dtype="float32")
+    second = extract_member(pair, 1, tmp_path / "second", dtype="float32")
+    original, taken = load_bundle(runs[1]), load_bundle(second)
+    assert taken.state_dict.keys() == original.state_dict.keys()
+    for key, tensor in original.state_dict.items():
+        assert torch.equal(taken.state_dict[key], tensor), key
+    assert taken.meta.ensemble is None and taken.metadata["seed"] == 2
+    assert taken.config.train.seed == 2 and taken.config.model == original.config.model
+    assert (taken.meta.name, taken.meta.step) == (original.meta.name, original.meta.step)
+    assert taken.meta.data_manifest_hash == original.meta.data_manifest_hash
+    pair_hash = verify_bundle(pair)["files"][WEIGHTS_FILE]
+    assert taken.metadata["extracted_from"] == {
+        "path": str(pair.resolve()),
+        "member": 1,
+        "weights_sha256": pair_hash,
+    }
+    expected = [t.text for t in load_translator(runs[1], "cpu").translate(SENTENCES)]
+    assert [t.text for t in load_translator(second, "cpu").translate(SENTENCES)] == expected
+    # ... and a run can start from it, as from the run itself
+    config = small_config(prepared_dir, f"train.init_from={second}", "train.seed=7")
+    run = setup_run(config, prepared_dir, tmp_path / "warm", resume=False)
+    for key, tensor in run.model.state_dict().items():
+        torch.testing.assert_close(tensor, original.state_dict[key].to(tensor.dtype), msg=key)
+
+
+def test_taking_a_member_out_refuses_what_is_not_one(
+    runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pair = export_ensemble(runs, tmp_path / "pair")
+    out = tmp_path / "member"
+    with pytest.raises(CheckpointError, match=r"has 2 members \(0 to 1\); no member 2"):
+        extract_member(pair, 2, out)
+    with pytest.raises(CheckpointError, match="is a single model, not an ensemble"):
+        extract_member(runs[0], 0, out)
+    with pytest.raises(CheckpointError, match="is one of the input bundles"):
+        extract_member(pair, 0, pair)
+    assert not out.exists()
+    with pytest.raises(SystemExit) as usage:
+        main(["export", str(pair), "--member", "-1", "--out", str(out)])
+    assert usage.value.code == 2 and "must be at least 0" in capsys.readouterr().err
+    for extra in ([str(runs[0])], ["--ensemble"]):
+        with pytest.raises(SystemExit) as usage:
+            main(["export", str(pair), *extra, "--member", "0", "--out", str(out)])
+        assert usage.value.code == 2
+        assert "--member takes one ensemble bundle" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["export", str(pair), "--member", "1", "--out", str(out)]) == 0
+    assert f"exported member 1 of {pair}" in capsys.readouterr().err
+    assert load_bundle(out).metadata["weights_dtype"] == "float16"
 
 
 def test_the_service_serves_an_ensemble_bundle_and_says_so(
