@@ -225,8 +225,11 @@ def run_steps(
     seconds: float | None = None,
     before_step: Callable[[int, float], None] | None = None,
     stats: RunStats | None = None,
+    min_steps: int = 0,
 ) -> RunStats:
-    """`warmup` untimed steps, then timed steps until `steps` or `seconds` (whichever first).
+    """`warmup` untimed steps, then timed steps until `steps` or `seconds` (whichever first),
+    but at least `min_steps` of them (a dry run on a busy machine, whose first compiled step
+    can outlast `seconds`, still has several to measure).
 
     before_step(step, elapsed_fraction) runs before each timed step (e.g. to set the
     learning rate); elapsed_fraction is the share of `seconds` used (0 without seconds).
@@ -247,7 +250,8 @@ def run_steps(
     stats.warmup_steps, stats.warmup_seconds = warmup, time.perf_counter() - started
     started = time.perf_counter()
     try:
-        _timed_steps(setup, forward, batches, steps, seconds, before_step, stats, started)
+        limits = (steps, seconds, min_steps)
+        _timed_steps(setup, forward, batches, limits, before_step, stats, started)
     finally:
         stats.seconds = time.perf_counter() - started
     return stats
@@ -257,16 +261,16 @@ def _timed_steps(
     setup: Setup,
     forward: Forward,
     batches: Iterator[Batch],
-    steps: int | None,
-    seconds: float | None,
+    limits: tuple[int | None, float | None, int],
     before_step: Callable[[int, float], None] | None,
     stats: RunStats,
     started: float,
 ) -> None:
+    steps, seconds, min_steps = limits
     next_batch = _to_device(next(batches), setup.device)
     loss = None
     while (steps is None or stats.steps < steps) and (
-        seconds is None or time.perf_counter() - started < seconds
+        seconds is None or stats.steps < min_steps or time.perf_counter() - started < seconds
     ):
         if before_step is not None:
             fraction = (time.perf_counter() - started) / seconds if seconds else 0.0

@@ -194,8 +194,10 @@ def train_on(
     snapshot_at: float | None = None,
     validate: Callable[[], float] | None = None,
     validate_every: float = 0.0,
+    min_steps: int = 0,
 ) -> dict[str, Any]:
-    """Train `trained` for `seconds` more, the learning rate on a cosine over that time.
+    """Train `trained` for `seconds` more (at least `min_steps` steps), the learning rate on
+    a cosine over that time.
 
     With `snapshot_at` (seconds of training in all, e.g. the peer's), a copy of the weights
     is kept in `trained.snapshot` before the first step that starts at or after it. With
@@ -246,7 +248,13 @@ def train_on(
     with GpuSampler(trained.setup.device) as sampler:
         try:
             tt.run_steps(
-                trained.setup, trained.forward, trained.batches, 0, None, seconds, set_rate, stats
+                trained.setup,
+                trained.forward,
+                trained.batches,
+                seconds=seconds,
+                before_step=set_rate,
+                stats=stats,
+                min_steps=min_steps,
             )
         except Exception as failure:  # the steps taken so far still count
             error = f"{type(failure).__name__}: {failure}"

@@ -275,6 +275,7 @@ def train(
                 peer_seconds,
                 probe,
                 plan.valid_every,
+                plan.min_train_steps,
             )
 
         done = train_for(seconds)

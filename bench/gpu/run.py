@@ -73,6 +73,7 @@ class Plan:
     peer_cpu: bool = False
     peer_batch: int | None = None
     snapshot_at: float | None = None  # None: the peer's training time (its last report)
+    min_train_steps: int = 0  # the BLEU model's, however long its first compiled step takes
 
 
 PLANS = {
@@ -80,7 +81,10 @@ PLANS = {
     # 20 peer steps give no report (it reports every 50): snapshot at 1 s to exercise it;
     # 30 s of training: validations between compiled steps once the first compile is done
     "smoke": Plan(20, 120, 64, 3, 20, 20, 30, 64, 30, 280, 3, 2, snapshot_at=1.0),
-    "dry-run": Plan(4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, 2, 0.5, "aot_eager", True, 512),
+    # a dry run may share a busy machine: 4 steps (2 validations) whatever compiling costs
+    "dry-run": Plan(
+        4, 600, 8, 1, 10, 2, 1.5, 8, 10, 170, 2, 0.5, "aot_eager", True, 512, min_train_steps=4
+    ),
 }
 # The model trained for the BLEU target, unless --train-config says otherwise: the shipped
 # CPU shape (`base`: 5.7 M parameters; models/en-fr-base scored 54.43 after 11.5k updates of
