@@ -21,7 +21,7 @@ from nmt.checkpoint import (
     load_bundle,
     save_bundle,
 )
-from nmt.config import model_differences
+from nmt.config import ConfigError, config_from_dict, config_to_dict, model_differences
 from nmt.data.dataset import (
     derived_from,
     load_manifest,
@@ -159,8 +159,8 @@ def extract_member(
     from it (`train.init_from`). Its metadata takes the member's own record (name, step,
     seed, data, warm start) and says where it was taken from (`extracted_from`); its
     target shortlist is the ensemble's (the members' union, so it holds the member's own);
-    its config is the ensemble's, which is the first member's, with the member's own seed
-    and warm start (other training settings are not recorded per member).
+    its config is the one its record holds (an ensemble exported before records held one:
+    the ensemble's, i.e. the first member's, with the member's own seed and warm start).
 
     Raises CheckpointError when `ensemble` is missing, corrupt or a single model, or
     `index` is not one of its members.
@@ -198,12 +198,18 @@ def extract_member(
     if name:
         metadata["name"] = name
     metadata["seed"] = record.get("seed", bundle.config.train.seed)
-    own_train = {
-        "seed": metadata["seed"],
-        "init_from": (record.get("init_from") or {}).get("bundle"),
-    }
-    train = bundle.config.train.model_copy(update=own_train)
-    config = bundle.config.model_copy(update={"train": train})
+    if "config" in record:
+        try:
+            config = config_from_dict(record["config"])
+        except ConfigError as err:
+            raise CheckpointError(f"{ensemble}: member {index}'s config: {err}") from None
+    else:
+        own_train = {
+            "seed": metadata["seed"],
+            "init_from": (record.get("init_from") or {}).get("bundle"),
+        }
+        train = bundle.config.train.model_copy(update=own_train)
+        config = bundle.config.model_copy(update={"train": train})
     return save_bundle(
         out, weights, config, metadata, bundle.tokenizer_files, weights_dtype=_DTYPES[dtype]
     )
@@ -225,6 +231,7 @@ def _member_record(bundle: Bundle) -> dict[str, Any]:
         "averaged_from": (
             bundle.metadata.get("exported_from") or bundle.metadata.get("averaged_from")
         ),
+        "config": config_to_dict(bundle.config),  # its own training settings and data
     }
 
 

@@ -188,7 +188,7 @@ def test_a_member_taken_out_of_an_ensemble_is_that_run_again(
     for key, tensor in original.state_dict.items():
         assert torch.equal(taken.state_dict[key], tensor), key
     assert taken.meta.ensemble is None and taken.metadata["seed"] == 2
-    assert taken.config.train.seed == 2 and taken.config.model == original.config.model
+    assert taken.config == original.config  # its own, as the ensemble's record holds it
     assert (taken.meta.name, taken.meta.step) == (original.meta.name, original.meta.step)
     assert taken.meta.data_manifest_hash == original.meta.data_manifest_hash
     pair_hash = verify_bundle(pair)["files"][WEIGHTS_FILE]
@@ -204,6 +204,21 @@ def test_a_member_taken_out_of_an_ensemble_is_that_run_again(
     run = setup_run(config, prepared_dir, tmp_path / "warm", resume=False)
     for key, tensor in run.model.state_dict().items():
         torch.testing.assert_close(tensor, original.state_dict[key].to(tensor.dtype), msg=key)
+
+
+def test_a_member_of_an_ensemble_without_configs_gets_the_first_ones_with_its_seed(
+    runs: list[Path], tmp_path: Path
+) -> None:
+    """Ensembles exported before member records held their config (the shipped pair)."""
+    pair = export_ensemble(runs, tmp_path / "pair")
+    metadata = json.loads((pair / "metadata.json").read_text())
+    for record in metadata["ensemble"]:
+        del record["config"]
+    (pair / "metadata.json").write_text(json.dumps(metadata))
+    taken = load_bundle(extract_member(pair, 1, tmp_path / "second"))
+    first = load_bundle(runs[0]).config
+    assert taken.config.train.seed == 2 and taken.config.train.init_from is None
+    assert taken.config.model == first.model and taken.config.data == first.data
 
 
 def test_taking_a_member_out_refuses_what_is_not_one(
