@@ -263,7 +263,8 @@ def train(
     peer_seconds = _snapshot_time(run) if args.one_model else None
     if peer_seconds is not None and trained.seconds >= peer_seconds:  # past it already
         trained.keep_snapshot(trained.seconds, trained.steps)
-    if seconds > 1.0:
+    if seconds > 1.0 or plan.min_train_steps:  # a dry run's measurement may use it all
+        seconds = max(seconds, 0.0)
         probe = ours.valid_bleu_probe(trained.setup, VALID_SENTENCES)
 
         def train_for(budget: float) -> dict[str, Any]:
@@ -285,9 +286,8 @@ def train(
             figures["compiled_error"] = done.pop("error")
             trained.use_plain_path()
             figures["path"] = trained.path
-            done = train_for(
-                min(plan.train_seconds - trained.seconds, run.left() - plan.eval_reserve)
-            )
+            left = plan.train_seconds - trained.seconds
+            done = train_for(max(min(left, run.left() - plan.eval_reserve), 0.0))
         figures.update(done)
     else:
         figures["note"] = f"no time left to train further ({seconds:.0f} s)"

@@ -411,6 +411,24 @@ def test_the_bleu_model_goes_on_eagerly_when_its_first_compiled_step_fails(
     assert figures["steps"] > 0 and figures["total_steps"] == figures["steps"]
 
 
+def test_a_dry_run_bleu_model_past_its_training_time_still_takes_its_minimum_steps(
+    phases: ModuleType, tiny_trained, prepared_dir: Path, tmp_path: Path
+) -> None:
+    """On a busy machine the measurement can use the whole training time (CI, 2026-12-01:
+    no `steps` in the train figures); the dry run still trains and validates its model."""
+    _, trained = tiny_trained
+    runner = _load("run")
+    args = runner.parse_args(["--dry-run", "--data", str(prepared_dir), "--out", str(tmp_path)])
+    trained.seconds = args.plan.train_seconds + 5.0  # the measurement outlasted the plan
+    held: dict = {"model": trained}
+    figures = phases.train(runner.Run(args), held, {}, "lstm", [], compiled=False)
+    assert figures["steps"] == args.plan.min_train_steps > 0 and "note" not in figures
+    assert len(figures["valid_bleu_curve"]) >= 1
+    args.plan = dataclasses.replace(args.plan, min_train_steps=0)  # a device run: no more time
+    figures = phases.train(runner.Run(args), held, {}, "lstm", [], compiled=False)
+    assert "steps" not in figures and figures["note"].startswith("no time left")
+
+
 def test_time_to_a_valid_bleu_is_the_first_validation_at_or_above_it(phases: ModuleType) -> None:
     curve = [{"seconds": 20.0, "steps": 900, "valid_bleu": 38.0}]
     curve += [{"seconds": 45.0, "steps": 2000, "valid_bleu": 45.0}]
