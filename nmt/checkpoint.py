@@ -105,8 +105,13 @@ def save_bundle(
     training_state: dict[str, Any] | None = None,
     weights_dtype: torch.dtype | None = None,
 ) -> Path:
-    """Write a complete bundle atomically at `directory` (replacing an old one)."""
+    """Write a complete bundle atomically at `directory` (replacing an old bundle there).
+
+    Raises CheckpointError, before writing anything, when `directory` is a file or a
+    non-empty directory that is not a bundle: replacing it would delete someone's files.
+    """
     directory = Path(directory)
+    _check_replaceable(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     staging.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; bundles are shared files
@@ -176,6 +181,19 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _check_replaceable(directory: Path) -> None:
+    """A bundle may go where nothing is, or an empty directory, a symlink or a bundle."""
+    if directory.is_symlink() or not directory.exists():
+        return
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is a file, not a bundle directory; choose another")
+    if not (directory / METADATA_FILE).is_file() and any(directory.iterdir()):
+        raise CheckpointError(
+            f"{directory} holds files and is not a checkpoint bundle; refusing to replace it "
+            "(choose another directory, or empty it first)"
+        )
 
 
 def _swap_into_place(staging: Path, directory: Path) -> None:

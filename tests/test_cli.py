@@ -11,6 +11,7 @@ import pytest
 
 from nmt import shipped_model_dir
 from nmt.cli import main
+from nmt.cli.common import EXIT_FAILURE
 from tests.conftest import write_corpus
 
 TRAIN_SMALL = [
@@ -222,6 +223,31 @@ def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
     recorded = json.loads((steps[0] / "metadata.json").read_text())["target_shortlist"]
     averaged = json.loads((tmp_path / "avg" / "metadata.json").read_text())
     assert recorded and averaged["target_shortlist"] == recorded
+
+
+def test_export_never_replaces_what_is_not_a_bundle(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """--out on someone's file or folder is refused with nothing lost; an old bundle or an
+    empty folder is replaced."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "precious.txt").write_text("keep me")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me too")
+    for taken in (notes, a_file):
+        assert main(["export", str(run_dir / "best"), "--out", str(taken)]) == EXIT_FAILURE
+        assert "choose another" in capsys.readouterr().err
+    assert (notes / "precious.txt").read_text() == "keep me" and sorted(notes.iterdir()) == [
+        notes / "precious.txt"
+    ]
+    assert a_file.read_text() == "keep me too"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    empty, bundle = tmp_path / "empty", tmp_path / "bundle"
+    empty.mkdir()
+    for out in (empty, bundle, bundle):  # the last one replaces the bundle written before
+        assert main(["export", str(run_dir / "best"), "--out", str(out)]) == 0
+        assert (out / "metadata.json").is_file()
 
 
 def test_export_writes_a_half_precision_inference_bundle(

@@ -124,8 +124,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     count = len(args.checkpoints)
     if args.member is not None:
-        if args.ensemble or count != 1:
-            raise UsageError("--member takes one ensemble bundle, without --ensemble")
+        if args.ensemble:
+            raise UsageError("--member reads an ensemble; it does not build one (drop --ensemble)")
+        if count != 1:
+            raise UsageError(f"--member takes exactly one ensemble bundle, not {count}")
         out = extract_member(
             Path(args.checkpoints[0]), args.member, Path(args.out), args.dtype, args.name
         )

@@ -8,6 +8,7 @@ Averaging the last checkpoints of a run follows Vaswani et al. (2017, section 6.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,13 @@ _DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
 }
+
+logger = logging.getLogger(__name__)
+# An ensemble exported before its records held each member's config
+_FIRST_MEMBERS_CONFIG = (
+    "the ensemble's first member's (it predates per-member configs), with this member's "
+    "train.seed and train.init_from; its data and step are in metadata.json"
+)
 
 
 def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
@@ -171,7 +179,9 @@ def extract_member(
     bundle = load_bundle(ensemble)
     records = bundle.meta.ensemble
     if not records:
-        raise CheckpointError(f"{ensemble}: is a single model, not an ensemble")
+        raise CheckpointError(
+            f"{ensemble}: is a single model, not an ensemble (use it as it is, without --member)"
+        )
     if not 0 <= index < len(records):
         raise CheckpointError(
             f"{ensemble} has {len(records)} members (0 to {len(records) - 1}); no member {index}"
@@ -210,6 +220,8 @@ def extract_member(
         }
         train = bundle.config.train.model_copy(update=own_train)
         config = bundle.config.model_copy(update={"train": train})
+        metadata["config_from"] = _FIRST_MEMBERS_CONFIG
+        logger.warning("%s: member %d's config.json: %s", ensemble, index, _FIRST_MEMBERS_CONFIG)
     return save_bundle(
         out, weights, config, metadata, bundle.tokenizer_files, weights_dtype=_DTYPES[dtype]
     )

@@ -207,7 +207,7 @@ def test_a_member_taken_out_of_an_ensemble_is_that_run_again(
 
 
 def test_a_member_of_an_ensemble_without_configs_gets_the_first_ones_with_its_seed(
-    runs: list[Path], tmp_path: Path
+    runs: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Ensembles exported before member records held their config (the shipped pair)."""
     pair = export_ensemble(runs, tmp_path / "pair")
@@ -219,6 +219,11 @@ def test_a_member_of_an_ensemble_without_configs_gets_the_first_ones_with_its_se
     first = load_bundle(runs[0]).config
     assert taken.config.train.seed == 2 and taken.config.train.init_from is None
     assert taken.config.model == first.model and taken.config.data == first.data
+    # said where it is written down and where it is shown
+    assert "first member's" in taken.metadata["config_from"]
+    assert "member 1's config.json: the ensemble's first member's" in caplog.text
+    fresh = load_bundle(extract_member(export_ensemble(runs, tmp_path / "new"), 1, tmp_path / "b"))
+    assert "config_from" not in fresh.metadata
 
 
 def test_taking_a_member_out_refuses_what_is_not_one(
@@ -228,7 +233,7 @@ def test_taking_a_member_out_refuses_what_is_not_one(
     out = tmp_path / "member"
     with pytest.raises(CheckpointError, match=r"has 2 members \(0 to 1\); no member 2"):
         extract_member(pair, 2, out)
-    with pytest.raises(CheckpointError, match="is a single model, not an ensemble"):
+    with pytest.raises(CheckpointError, match="single model, not an ensemble .*without --member"):
         extract_member(runs[0], 0, out)
     with pytest.raises(CheckpointError, match="is one of the input bundles"):
         extract_member(pair, 0, pair)
@@ -236,11 +241,14 @@ def test_taking_a_member_out_refuses_what_is_not_one(
     with pytest.raises(SystemExit) as usage:
         main(["export", str(pair), "--member", "-1", "--out", str(out)])
     assert usage.value.code == 2 and "must be at least 0" in capsys.readouterr().err
-    for extra in ([str(runs[0])], ["--ensemble"]):
+    refusals = {
+        "exactly one ensemble bundle, not 2": [str(runs[0])],
+        "drop --ensemble": ["--ensemble"],
+    }
+    for message, extra in refusals.items():
         with pytest.raises(SystemExit) as usage:
             main(["export", str(pair), *extra, "--member", "0", "--out", str(out)])
-        assert usage.value.code == 2
-        assert "--member takes one ensemble bundle" in capsys.readouterr().err
+        assert usage.value.code == 2 and message in capsys.readouterr().err
     assert not out.exists()
     assert main(["export", str(pair), "--member", "1", "--out", str(out)]) == 0
     assert f"exported member 1 of {pair}" in capsys.readouterr().err
