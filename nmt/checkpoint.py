@@ -42,6 +42,9 @@ CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 TRAINING_STATE_FILE = "training_state.pt"
 ENSEMBLE_PREFIX = "members"  # an ensemble's weights: members.<i>.<the member's own name>
+# A matrix stored in int8 (`weights_dtype=torch.int8`) keeps its per-row float32 scales
+# under its own name plus this suffix; `load_bundle` multiplies them back.
+INT8_SCALE_SUFFIX = ".int8_scale"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ def save_bundle(
 ) -> Path:
     """Write a complete bundle atomically at `directory` (replacing an old bundle there).
 
+    `weights_dtype` casts every float tensor (None: as they are); `torch.int8` stores each
+    matrix as symmetric per-row int8 with float32 scales (`quantize_rows`) and the rest
+    (biases, vectors) in float16: about a quarter of float32's size.
+
     Raises CheckpointError, before writing anything, when `directory` is a file or a
     non-empty directory that is not a bundle: replacing it would delete someone's files.
     """
@@ -117,7 +124,9 @@ def save_bundle(
     staging.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; bundles are shared files
     try:
         unique, aliases = _split_tied(state_dict)
-        tensors = {name: _to_storable(t, weights_dtype) for name, t in unique.items()}
+        tensors: dict[str, torch.Tensor] = {}
+        for name, tensor in unique.items():
+            tensors |= _to_storable(name, tensor, weights_dtype)
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "nmt"})
         for name, data in tokenizer_files.items():
             (staging / name).write_bytes(data)
@@ -147,10 +156,52 @@ def save_bundle(
     return directory
 
 
-def _to_storable(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+def _to_storable(
+    name: str, tensor: torch.Tensor, dtype: torch.dtype | None
+) -> dict[str, torch.Tensor]:
+    """The safetensors entries of one tensor stored as `dtype`."""
+    tensor = tensor.detach().cpu()
+    if dtype is torch.int8 and tensor.is_floating_point():
+        if tensor.dim() < 2:
+            return {name: tensor.to(torch.float16).contiguous()}
+        quantized, scales = quantize_rows(tensor)
+        return {name: quantized, name + INT8_SCALE_SUFFIX: scales}
     if dtype is not None and tensor.is_floating_point():
         tensor = tensor.to(dtype)
-    return tensor.detach().cpu().contiguous()
+    return {name: tensor.contiguous()}
+
+
+def quantize_rows(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8 of a float tensor of shape (R, ...): q = round(w / s) with
+    s = max|row| / 127, so each row's largest weight maps to ±127 (the scheme of
+    `nmt.model.quantize`'s packed weights). Returns q (int8, the input's shape) and s
+    (float32, (R, 1, ...) to broadcast); `dequantize_rows(q, s)` gives w back to within s/2.
+    """
+    rows = matrix.detach().float().reshape(matrix.size(0), -1)
+    scales = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0
+    quantized = torch.round(rows / scales).clamp_(-127, 127).to(torch.int8)
+    view = (matrix.size(0),) + (1,) * (matrix.dim() - 1)
+    return quantized.reshape(matrix.shape).contiguous(), scales.reshape(view).contiguous()
+
+
+def dequantize_rows(quantized: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """float32 q * s: the inverse of `quantize_rows` up to rounding."""
+    return quantized.float() * scales.float()
+
+
+def _dequantized(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights stored in int8 back in float32; every other tensor as stored."""
+    scales = {
+        key.removesuffix(INT8_SCALE_SUFFIX): state_dict[key]
+        for key in state_dict
+        if key.endswith(INT8_SCALE_SUFFIX)
+    }
+    restored = {key: t for key, t in state_dict.items() if not key.endswith(INT8_SCALE_SUFFIX)}
+    for key, scale in scales.items():
+        if key not in restored:
+            raise CheckpointError(f"int8 scales for {key}, but no weight of that name")
+        restored[key] = dequantize_rows(restored[key], scale)
+    return restored
 
 
 def _split_tied(
@@ -262,9 +313,11 @@ def load_bundle(directory: Path) -> Bundle:
     except ConfigError as err:
         raise CheckpointError(f"{directory}: {err}") from None
     try:
-        state_dict = load_file(str(directory / WEIGHTS_FILE))
+        state_dict = _dequantized(load_file(str(directory / WEIGHTS_FILE)))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{directory}: cannot read weights ({err})") from None
+    except CheckpointError as err:
+        raise CheckpointError(f"{directory}: {err}") from None
     for alias, owner in metadata.get("tied_weights", {}).items():
         state_dict[alias] = state_dict[owner]
     tokenizer_files = {

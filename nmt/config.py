@@ -115,6 +115,12 @@ MAX_BEAM_SIZE = 16
 Quantization = Literal["auto", "none", "int8"]
 QUANTIZATIONS: tuple[Quantization, ...] = ("auto", "none", "int8")
 
+# How `nmt export` stores weights (they always run in float32 or, with --quantize, int8):
+# a float type, or "int8": every matrix as per-row int8 with float32 scales, vectors in
+# float16 (nmt.checkpoint.quantize_rows).
+ExportDtype = Literal["float32", "float16", "bfloat16", "int8"]
+EXPORT_DTYPES: tuple[ExportDtype, ...] = ("float32", "float16", "bfloat16", "int8")
+
 
 class DecodeConfig(_Section):
     """Default search settings (used by validation, translate, evaluate and serve)."""

@@ -17,6 +17,7 @@ from nmt.cli.common import (
     non_negative_int,
     positive_int,
 )
+from nmt.config import EXPORT_DTYPES
 
 
 def _launch_torchrun(args: argparse.Namespace) -> int:
@@ -159,8 +160,9 @@ def add_export_parser(sub: Subparsers) -> None:
     p.add_argument(
         "--dtype",
         default="float16",
-        choices=["float32", "float16", "bfloat16"],
-        help="storage type of the weights (default: %(default)s; they run in float32)",
+        choices=EXPORT_DTYPES,
+        help="storage type of the weights (default: %(default)s; they run in float32): "
+        "int8 keeps every matrix as per-row int8 with its scales, about half float16's size",
     )
     p.add_argument("--name", help="model name recorded in metadata.json (shown by the service)")
     p.add_argument(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -22,7 +22,13 @@ from nmt.checkpoint import (
     load_bundle,
     save_bundle,
 )
-from nmt.config import ConfigError, config_from_dict, config_to_dict, model_differences
+from nmt.config import (
+    ConfigError,
+    ExportDtype,
+    config_from_dict,
+    config_to_dict,
+    model_differences,
+)
 from nmt.data.dataset import (
     derived_from,
     load_manifest,
@@ -35,12 +41,13 @@ from nmt.errors import CheckpointError, DataError
 from nmt.fileio import write_json_atomic
 from nmt.model.shortlist import target_shortlist
 
-ExportDtype = Literal["float32", "float16", "bfloat16"]
 _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
+    "int8": torch.int8,  # per-row int8 matrices (nmt.checkpoint.quantize_rows)
 }
+
 
 logger = logging.getLogger(__name__)
 # An ensemble exported before its records held each member's config

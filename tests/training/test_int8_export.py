@@ -1,0 +1,104 @@
+"""Bundles stored in int8 (`nmt export --dtype int8`): every matrix as per-row int8 with its
+float32 scales, read back to float32 by `load_bundle`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from nmt.checkpoint import (
+    INT8_SCALE_SUFFIX,
+    WEIGHTS_FILE,
+    dequantize_rows,
+    load_bundle,
+    quantize_rows,
+    save_bundle,
+)
+from nmt.cli import main
+from nmt.errors import CheckpointError
+from nmt.translator import load_translator
+
+from .test_ensemble_export import SENTENCES, runs  # noqa: F401 - the module's fixture
+
+__all__ = ["runs"]
+
+
+def test_quantize_rows_maps_each_rows_largest_weight_to_127_and_back_within_half_a_step() -> None:
+    torch.manual_seed(0)
+    matrix = torch.randn(6, 4, 3) * torch.tensor([1e-3, 1.0, 30.0, 0.5, 2.0, 1.0]).view(6, 1, 1)
+    matrix[5] = 0.0  # a row of zeros stays zeros, with no division by zero
+    quantized, scales = quantize_rows(matrix)
+    assert quantized.dtype == torch.int8 and quantized.shape == matrix.shape
+    assert scales.dtype == torch.float32 and scales.shape == (6, 1, 1)
+    assert quantized[:5].abs().flatten(1).amax(dim=1).tolist() == [127] * 5
+    restored = dequantize_rows(quantized, scales)
+    assert restored.dtype == torch.float32
+    assert torch.all((restored - matrix).abs() <= scales / 2 + 1e-7)
+    assert torch.equal(restored[5], torch.zeros(4, 3))
+    # the stored values quantize to themselves: serving's per-row int8 loses nothing more
+    again, again_scales = quantize_rows(restored)
+    assert torch.equal(again, quantized) and torch.allclose(again_scales, scales)
+
+
+def test_an_int8_bundle_stores_matrices_in_int8_and_loads_them_back_in_float32(
+    runs: list[Path],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    half, int8 = tmp_path / "half", tmp_path / "int8"
+    assert main(["export", str(runs[0]), "--out", str(half)]) == 0
+    assert main(["export", str(runs[0]), "--dtype", "int8", "--out", str(int8)]) == 0
+    assert f"to {int8}" in capsys.readouterr().err
+    with safe_open(str(int8 / WEIGHTS_FILE), framework="pt") as weights:
+        stored = {name: weights.get_tensor(name) for name in weights.keys()}  # noqa: SIM118
+    scales = {name for name in stored if name.endswith(INT8_SCALE_SUFFIX)}
+    assert scales, "no matrix was stored in int8"
+    for name, tensor in stored.items():
+        if name in scales:
+            assert tensor.dtype == torch.float32
+        elif tensor.dim() >= 2:
+            assert tensor.dtype == torch.int8 and name + INT8_SCALE_SUFFIX in scales, name
+        else:
+            assert tensor.dtype == torch.float16, name
+    with safe_open(str(half / WEIGHTS_FILE), framework="pt") as weights:
+        half_bytes = sum(_nbytes(weights.get_tensor(name)) for name in weights.keys())  # noqa: SIM118
+    assert sum(map(_nbytes, stored.values())) < 0.6 * half_bytes  # the header aside
+
+    original = load_bundle(runs[0])
+    loaded = load_bundle(int8)
+    assert loaded.metadata["weights_dtype"] == "int8"
+    assert set(loaded.state_dict) == set(original.state_dict)
+    for name, tensor in loaded.state_dict.items():
+        expected = original.state_dict[name].float()
+        assert tensor.shape == expected.shape, name
+        step = expected.abs().max() / 127 if expected.dim() >= 2 else expected.abs().max() / 1000
+        torch.testing.assert_close(tensor.float(), expected, atol=float(step), rtol=0, msg=name)
+
+    translations = load_translator(int8, "cpu").translate(SENTENCES)
+    assert [isinstance(t.text, str) for t in translations] == [True] * len(SENTENCES)
+    pair = tmp_path / "pair"
+    export = ["export", *map(str, runs), "--ensemble", "--dtype", "int8", "--out", str(pair)]
+    assert main(export) == 0
+    served = load_translator(pair, "cpu", quantize="int8")
+    assert served.description.ensemble == 2 and len(served.translate(SENTENCES)) == len(SENTENCES)
+
+
+def _nbytes(tensor: torch.Tensor) -> int:
+    return tensor.numel() * tensor.element_size()
+
+
+def test_int8_scales_without_their_weight_are_a_corrupt_bundle(
+    runs: list[Path],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    bundle = load_bundle(runs[0])
+    weights = dict(bundle.state_dict)
+    weights["stray" + INT8_SCALE_SUFFIX] = torch.ones(3, 1)
+    out = save_bundle(
+        tmp_path / "stray", weights, bundle.config, bundle.metadata, bundle.tokenizer_files
+    )
+    with pytest.raises(CheckpointError, match="int8 scales for stray, but no weight"):
+        load_bundle(out)
