@@ -200,7 +200,14 @@ def _dequantized(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     for key, scale in scales.items():
         if key not in restored:
             raise CheckpointError(f"int8 scales for {key}, but no weight of that name")
-        restored[key] = dequantize_rows(restored[key], scale)
+        weight = restored[key]
+        rows = (weight.size(0),) + (1,) * (weight.dim() - 1) if weight.dim() else ()
+        if weight.dtype != torch.int8 or tuple(scale.shape) != rows:
+            raise CheckpointError(
+                f"int8 scales {tuple(scale.shape)} do not fit {key} "
+                f"({weight.dtype}, {tuple(weight.shape)})"
+            )
+        restored[key] = dequantize_rows(weight, scale)
     return restored
 
 

@@ -90,7 +90,7 @@ def _nbytes(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size()
 
 
-def test_int8_scales_without_their_weight_are_a_corrupt_bundle(
+def test_int8_scales_without_their_weight_or_of_another_shape_are_a_corrupt_bundle(
     runs: list[Path],  # noqa: F811 - the imported fixture
     tmp_path: Path,
 ) -> None:
@@ -101,4 +101,13 @@ def test_int8_scales_without_their_weight_are_a_corrupt_bundle(
         tmp_path / "stray", weights, bundle.config, bundle.metadata, bundle.tokenizer_files
     )
     with pytest.raises(CheckpointError, match="int8 scales for stray, but no weight"):
+        load_bundle(out)
+    name = next(key for key, tensor in bundle.state_dict.items() if tensor.dim() == 2)
+    weights = dict(bundle.state_dict)
+    weights[name] = torch.ones_like(weights[name], dtype=torch.int8)
+    weights[name + INT8_SCALE_SUFFIX] = torch.ones(3, 1)  # rows the weight does not have
+    out = save_bundle(
+        tmp_path / "misfit", weights, bundle.config, bundle.metadata, bundle.tokenizer_files
+    )
+    with pytest.raises(CheckpointError, match=f"int8 scales \\(3, 1\\) do not fit {name}"):
         load_bundle(out)
