@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from safetensors import safe_open
 
-from nmt.checkpoint import verify_bundle
+from nmt.checkpoint import INT8_SCALE_SUFFIX, verify_bundle
 from nmt.cli import main
 from nmt.translator import load_translator, shipped_model_dir
 from service.app import create_app
@@ -48,8 +49,14 @@ def test_the_bundle_is_small_safe_and_hash_checked(bundle: Path) -> None:
     assert set(metadata["files"]) == set(files) - {"MODEL_CARD.md", "metadata.json"}
     assert metadata["data_manifest_hash"] and metadata["seed"] is not None
     with safe_open(str(bundle / "model.safetensors"), framework="pt") as weights:
-        dtypes = {str(weights.get_tensor(name).dtype) for name in weights.keys()}  # noqa: SIM118
-    assert dtypes == {"torch.float16"}
+        stored = {name: weights.get_tensor(name) for name in weights.keys()}  # noqa: SIM118
+    # int8 matrices with their float32 row scales, float16 vectors (nmt export --dtype int8)
+    assert metadata["weights_dtype"] == "int8"
+    for name, tensor in stored.items():
+        if name.endswith(INT8_SCALE_SUFFIX):
+            assert tensor.dtype == torch.float32 and name.removesuffix(INT8_SCALE_SUFFIX) in stored
+        else:
+            assert tensor.dtype == (torch.int8 if tensor.dim() >= 2 else torch.float16), name
     assert json.loads((bundle / "config.json").read_text())["name"] == "base"
 
 
