@@ -207,8 +207,27 @@ def _dequantized(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
                 f"int8 scales {tuple(scale.shape)} do not fit {key} "
                 f"({weight.dtype}, {tuple(weight.shape)})"
             )
+        if scale.dtype != torch.float32 or not bool(
+            torch.all(torch.isfinite(scale) & (scale >= 0))
+        ):
+            raise CheckpointError(f"int8 scales of {key} are not finite float32 values >= 0")
         restored[key] = dequantize_rows(weight, scale)
+    unscaled = [key for key, t in restored.items() if t.dtype == torch.int8 and key not in scales]
+    if unscaled:
+        raise CheckpointError(f"{unscaled[0]} is stored in int8 without its {INT8_SCALE_SUFFIX}")
     return restored
+
+
+def _tie(state_dict: dict[str, torch.Tensor], aliases: object) -> None:
+    """Point each alias of metadata.json's `tied_weights` at its owner's tensor."""
+    if not isinstance(aliases, dict):
+        raise CheckpointError("metadata.json: tied_weights must map names to names")
+    for alias, owner in aliases.items():
+        if not isinstance(alias, str) or not isinstance(owner, str) or owner not in state_dict:
+            raise CheckpointError(
+                f"metadata.json: tied_weights: {alias!r} -> {owner!r} names no weight"
+            )
+        state_dict[alias] = state_dict[owner]
 
 
 def _split_tied(
@@ -325,8 +344,10 @@ def load_bundle(directory: Path) -> Bundle:
         raise CheckpointError(f"{directory}: cannot read weights ({err})") from None
     except CheckpointError as err:
         raise CheckpointError(f"{directory}: {err}") from None
-    for alias, owner in metadata.get("tied_weights", {}).items():
-        state_dict[alias] = state_dict[owner]
+    try:
+        _tie(state_dict, metadata.get("tied_weights", {}))
+    except CheckpointError as err:
+        raise CheckpointError(f"{directory}: {err}") from None
     tokenizer_files = {
         name: (directory / name).read_bytes()
         for name in ("spm.model", "spm.src.model", "spm.tgt.model")

@@ -288,9 +288,10 @@ def build_translator(
     try:
         model.load_state_dict({k: v.float() for k, v in bundle.state_dict.items()})
     except RuntimeError as err:
-        first = str(err).splitlines()[0]
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = " ".join(lines[1:2] or lines[:1])  # torch's first mismatch, not its heading
         raise CheckpointError(
-            f"{bundle.path}: weights do not fit the config/vocabulary ({first})"
+            f"{bundle.path}: weights do not fit the config/vocabulary ({detail[:300]})"
         ) from None
     description = ModelDescription(
         name=config.name if meta.name is None else meta.name,

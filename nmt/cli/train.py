@@ -161,8 +161,9 @@ def add_export_parser(sub: Subparsers) -> None:
         "--dtype",
         default="float16",
         choices=EXPORT_DTYPES,
-        help="storage type of the weights (default: %(default)s; they run in float32): "
-        "int8 keeps every matrix as per-row int8 with its scales, about half float16's size",
+        help="storage type of the weights, whatever the inputs' (default: %(default)s; they "
+        "run in float32): int8 keeps every matrix as per-row int8 with its scales and the "
+        "vectors in float16, about half float16's size; the rounding stays in later exports",
     )
     p.add_argument("--name", help="model name recorded in metadata.json (shown by the service)")
     p.add_argument(

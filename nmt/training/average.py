@@ -66,11 +66,17 @@ def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
     _refuse_overwriting(out, checkpoints)
     bundles = _load_compatible(checkpoints)
     first = bundles[0]
-    metadata = {k: v for k, v in _latest(bundles).metadata.items() if k not in {"files", "scores"}}
+    dropped = {"files", "scores", "weights_dtype", "exported_from"}  # the inputs', not ours
+    metadata = {k: v for k, v in _latest(bundles).metadata.items() if k not in dropped}
     metadata["averaged_from"] = [str(b.path.resolve()) for b in bundles]
     metadata["scores"] = {}
     metadata["target_shortlist"] = _common_shortlist(bundles)
-    return save_bundle(out, _mean_weights(bundles), first.config, metadata, first.tokenizer_files)
+    weights = _mean_weights(bundles)  # as loaded: float16 or float32 (int8 comes back float32)
+    stored = {
+        str(t.dtype).removeprefix("torch.") for t in weights.values() if t.is_floating_point()
+    }
+    metadata["weights_dtype"] = "/".join(sorted(stored))
+    return save_bundle(out, weights, first.config, metadata, first.tokenizer_files)
 
 
 def export_bundle(

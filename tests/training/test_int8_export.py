@@ -3,14 +3,19 @@ float32 scales, read back to float32 by `load_bundle`."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from nmt.checkpoint import (
     INT8_SCALE_SUFFIX,
+    METADATA_FILE,
     WEIGHTS_FILE,
     dequantize_rows,
     load_bundle,
@@ -19,6 +24,7 @@ from nmt.checkpoint import (
 )
 from nmt.cli import main
 from nmt.errors import CheckpointError
+from nmt.fileio import sha256_file
 from nmt.translator import load_translator
 
 from .test_ensemble_export import SENTENCES, runs  # noqa: F401 - the module's fixture
@@ -111,3 +117,82 @@ def test_int8_scales_without_their_weight_or_of_another_shape_are_a_corrupt_bund
     )
     with pytest.raises(CheckpointError, match=f"int8 scales \\(3, 1\\) do not fit {name}"):
         load_bundle(out)
+
+
+def test_an_int8_bundle_missing_a_scale_or_with_bad_scales_or_ties_is_refused(
+    runs: list[Path],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    int8 = tmp_path / "int8"
+    assert main(["export", str(runs[0]), "--dtype", "int8", "--out", str(int8)]) == 0
+    good = load_file(str(int8 / WEIGHTS_FILE))
+    name = next(key for key in good if key.endswith(INT8_SCALE_SUFFIX))
+    weight = name.removesuffix(INT8_SCALE_SUFFIX)
+    bad_scales = {
+        "without": {k: t for k, t in good.items() if k != name},
+        "not finite": good | {name: torch.full_like(good[name], float("nan"))},
+        "negative": good | {name: -good[name]},
+        "float16": good | {name: good[name].half()},
+    }
+    messages = {
+        "without": f"{weight} is stored in int8 without its {INT8_SCALE_SUFFIX}",
+        "not finite": "are not finite float32 values >= 0",
+        "negative": "are not finite float32 values >= 0",
+        "float16": "are not finite float32 values >= 0",
+    }
+    for case, tensors in bad_scales.items():
+        copy = _with_weights(int8, tmp_path / case.replace(" ", "-"), tensors)
+        with pytest.raises(CheckpointError, match=re.escape(messages[case])):
+            load_bundle(copy)
+    for ties in (["a", "b"], {"alias.weight": "nope.weight"}):
+        copy = _with_weights(int8, tmp_path / f"ties-{type(ties).__name__}", good, ties)
+        with pytest.raises(CheckpointError, match="tied_weights"):
+            load_bundle(copy)
+
+
+def _with_weights(
+    bundle: Path, out: Path, tensors: dict[str, torch.Tensor], ties: object = None
+) -> Path:
+    """A copy of `bundle` holding `tensors` (and `ties`), its hashes made to match."""
+    shutil.copytree(bundle, out)
+    save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "nmt"})
+    metadata = json.loads((out / METADATA_FILE).read_text())
+    metadata["files"][WEIGHTS_FILE] = sha256_file(out / WEIGHTS_FILE)
+    if ties is not None:
+        metadata["tied_weights"] = ties
+    (out / METADATA_FILE).write_text(json.dumps(metadata))
+    return out
+
+
+def test_averaging_int8_bundles_records_what_it_stores(
+    runs: list[Path],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    parts = [tmp_path / "a", tmp_path / "b"]  # averaging needs one run's config: one run twice
+    for part in parts:
+        assert main(["export", str(runs[0]), "--dtype", "int8", "--out", str(part)]) == 0
+    out = tmp_path / "mean"
+    assert main(["average", *map(str, parts), "--out", str(out)]) == 0
+    metadata = load_bundle(out).metadata
+    # matrices come back from int8 as float32, the vectors stay the float16 they were stored in
+    assert metadata["weights_dtype"] == "float16/float32" and "exported_from" not in metadata
+    assert metadata["averaged_from"] == [str(p.resolve()) for p in parts]
+
+
+def test_weights_that_do_not_fit_the_config_name_the_first_mismatch(
+    runs: list[Path],  # noqa: F811 - the imported fixture
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "wider"
+    shutil.copytree(runs[0], bundle)
+    config = json.loads((bundle / "config.json").read_text())
+    config["model"]["hidden_dim"] *= 2
+    (bundle / "config.json").write_text(json.dumps(config))
+    metadata = json.loads((bundle / METADATA_FILE).read_text())
+    metadata["files"]["config.json"] = sha256_file(bundle / "config.json")
+    (bundle / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(CheckpointError) as refused:
+        load_translator(bundle, "cpu")
+    message = str(refused.value)
+    assert "weights do not fit the config/vocabulary" in message
+    assert "size mismatch for" in message and "Error(s) in loading" not in message
