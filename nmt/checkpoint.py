@@ -340,13 +340,10 @@ def load_bundle(directory: Path) -> Bundle:
         raise CheckpointError(f"{directory}: {err}") from None
     try:
         state_dict = _dequantized(load_file(str(directory / WEIGHTS_FILE)))
+        _tie(state_dict, metadata.get("tied_weights", {}))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{directory}: cannot read weights ({err})") from None
-    except CheckpointError as err:
-        raise CheckpointError(f"{directory}: {err}") from None
-    try:
-        _tie(state_dict, metadata.get("tied_weights", {}))
-    except CheckpointError as err:
+    except CheckpointError as err:  # int8 scales or tied names that do not fit
         raise CheckpointError(f"{directory}: {err}") from None
     tokenizer_files = {
         name: (directory / name).read_bytes()

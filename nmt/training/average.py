@@ -48,7 +48,6 @@ _DTYPES: dict[str, torch.dtype] = {
     "int8": torch.int8,  # per-row int8 matrices (nmt.checkpoint.quantize_rows)
 }
 
-
 logger = logging.getLogger(__name__)
 # An ensemble exported before its records held each member's config
 _FIRST_MEMBERS_CONFIG = (
