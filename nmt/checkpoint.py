@@ -35,6 +35,7 @@ from nmt import __version__
 from nmt.config import Config, ConfigError, config_from_dict, config_to_dict
 from nmt.errors import CheckpointError
 from nmt.fileio import current_umask, sha256_file, write_json_atomic
+from nmt.storage import dequantized, split_tied, tie, to_storable
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -42,9 +43,6 @@ CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 TRAINING_STATE_FILE = "training_state.pt"
 ENSEMBLE_PREFIX = "members"  # an ensemble's weights: members.<i>.<the member's own name>
-# A matrix stored in int8 (`weights_dtype=torch.int8`) keeps its per-row float32 scales
-# under its own name plus this suffix; `load_bundle` multiplies them back.
-INT8_SCALE_SUFFIX = ".int8_scale"
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,7 @@ def save_bundle(
     """Write a complete bundle atomically at `directory` (replacing an old bundle there).
 
     `weights_dtype` casts every float tensor (None: as they are); `torch.int8` stores each
-    matrix as symmetric per-row int8 with float32 scales (`quantize_rows`) and the rest
+    matrix as symmetric per-row int8 with float32 scales (`nmt.storage.quantize_rows`) and the rest
     (biases, vectors) in float16: about a quarter of float32's size.
 
     Raises CheckpointError, before writing anything, when `directory` is a file or a
@@ -123,10 +121,10 @@ def save_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     staging.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; bundles are shared files
     try:
-        unique, aliases = _split_tied(state_dict)
+        unique, aliases = split_tied(state_dict)
         tensors: dict[str, torch.Tensor] = {}
         for name, tensor in unique.items():
-            tensors |= _to_storable(name, tensor, weights_dtype)
+            tensors |= to_storable(name, tensor, weights_dtype)
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": "nmt"})
         for name, data in tokenizer_files.items():
             (staging / name).write_bytes(data)
@@ -154,97 +152,6 @@ def save_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
-
-
-def _to_storable(
-    name: str, tensor: torch.Tensor, dtype: torch.dtype | None
-) -> dict[str, torch.Tensor]:
-    """The safetensors entries of one tensor stored as `dtype`."""
-    tensor = tensor.detach().cpu()
-    if dtype is torch.int8 and tensor.is_floating_point():
-        if tensor.dim() < 2:
-            return {name: tensor.to(torch.float16).contiguous()}
-        quantized, scales = quantize_rows(tensor)
-        return {name: quantized, name + INT8_SCALE_SUFFIX: scales}
-    if dtype is not None and tensor.is_floating_point():
-        tensor = tensor.to(dtype)
-    return {name: tensor.contiguous()}
-
-
-def quantize_rows(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric per-row int8 of a float tensor of shape (R, ...): q = round(w / s) with
-    s = max|row| / 127, so each row's largest weight maps to ±127 (the scheme of
-    `nmt.model.quantize`'s packed weights). Returns q (int8, the input's shape) and s
-    (float32, (R, 1, ...) to broadcast); `dequantize_rows(q, s)` gives w back to within s/2.
-    """
-    rows = matrix.detach().float().reshape(matrix.size(0), -1)
-    scales = rows.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127.0
-    quantized = torch.round(rows / scales).clamp_(-127, 127).to(torch.int8)
-    view = (matrix.size(0),) + (1,) * (matrix.dim() - 1)
-    return quantized.reshape(matrix.shape).contiguous(), scales.reshape(view).contiguous()
-
-
-def dequantize_rows(quantized: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """float32 q * s: the inverse of `quantize_rows` up to rounding."""
-    return quantized.float() * scales.float()
-
-
-def _dequantized(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Weights stored in int8 back in float32; every other tensor as stored."""
-    scales = {
-        key.removesuffix(INT8_SCALE_SUFFIX): state_dict[key]
-        for key in state_dict
-        if key.endswith(INT8_SCALE_SUFFIX)
-    }
-    restored = {key: t for key, t in state_dict.items() if not key.endswith(INT8_SCALE_SUFFIX)}
-    for key, scale in scales.items():
-        if key not in restored:
-            raise CheckpointError(f"int8 scales for {key}, but no weight of that name")
-        weight = restored[key]
-        rows = (weight.size(0),) + (1,) * (weight.dim() - 1) if weight.dim() else ()
-        if weight.dtype != torch.int8 or tuple(scale.shape) != rows:
-            raise CheckpointError(
-                f"int8 scales {tuple(scale.shape)} do not fit {key} "
-                f"({weight.dtype}, {tuple(weight.shape)})"
-            )
-        if scale.dtype != torch.float32 or not bool(
-            torch.all(torch.isfinite(scale) & (scale >= 0))
-        ):
-            raise CheckpointError(f"int8 scales of {key} are not finite float32 values >= 0")
-        restored[key] = dequantize_rows(weight, scale)
-    unscaled = [key for key, t in restored.items() if t.dtype == torch.int8 and key not in scales]
-    if unscaled:
-        raise CheckpointError(f"{unscaled[0]} is stored in int8 without its {INT8_SCALE_SUFFIX}")
-    return restored
-
-
-def _tie(state_dict: dict[str, torch.Tensor], aliases: object) -> None:
-    """Point each alias of metadata.json's `tied_weights` at its owner's tensor."""
-    if not isinstance(aliases, dict):
-        raise CheckpointError("metadata.json: tied_weights must map names to names")
-    for alias, owner in aliases.items():
-        if not isinstance(alias, str) or not isinstance(owner, str) or owner not in state_dict:
-            raise CheckpointError(
-                f"metadata.json: tied_weights: {alias!r} -> {owner!r} names no weight"
-            )
-        state_dict[alias] = state_dict[owner]
-
-
-def _split_tied(
-    state_dict: dict[str, torch.Tensor],
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Store tied parameters (e.g. shared embeddings) once: unique tensors + alias -> name."""
-    unique: dict[str, torch.Tensor] = {}
-    aliases: dict[str, str] = {}
-    owners: dict[tuple[int, tuple[int, ...]], str] = {}
-    for name, tensor in state_dict.items():
-        key = (tensor.data_ptr(), tuple(tensor.shape))
-        if tensor.numel() and key in owners:
-            aliases[name] = owners[key]
-        else:
-            owners[key] = name
-            unique[name] = tensor
-    return unique, aliases
 
 
 def _fsync_file(path: Path) -> None:
@@ -303,7 +210,8 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
     """Check every file against the hashes in metadata.json; return the metadata.
 
     Raises CheckpointError when the directory, metadata.json (or its weights entry) or a
-    listed file is missing, the JSON is corrupt, or a file's SHA-256 does not match.
+    listed file is missing, the JSON is corrupt, a file's SHA-256 does not match, or the
+    bundle's `format_version` is newer than FORMAT_VERSION (or not an integer).
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -313,6 +221,12 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
     if not isinstance(files, dict) or WEIGHTS_FILE not in files:
         raise CheckpointError(
             f"{directory}: metadata.json lists no weights; not a checkpoint bundle"
+        )
+    version = metadata.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{directory}: bundle format_version {version!r}; this nmt ({__version__}) reads "
+            f"format {FORMAT_VERSION} and older: upgrade nmt to load it"
         )
     for name, expected in files.items():
         path = directory / name
@@ -339,8 +253,8 @@ def load_bundle(directory: Path) -> Bundle:
     except ConfigError as err:
         raise CheckpointError(f"{directory}: {err}") from None
     try:
-        state_dict = _dequantized(load_file(str(directory / WEIGHTS_FILE)))
-        _tie(state_dict, metadata.get("tied_weights", {}))
+        state_dict = dequantized(load_file(str(directory / WEIGHTS_FILE)))
+        tie(state_dict, metadata.get("tied_weights", {}))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{directory}: cannot read weights ({err})") from None
     except CheckpointError as err:  # int8 scales or tied names that do not fit

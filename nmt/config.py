@@ -117,7 +117,7 @@ QUANTIZATIONS: tuple[Quantization, ...] = ("auto", "none", "int8")
 
 # How `nmt export` stores weights (they always run in float32 or, with --quantize, int8):
 # a float type, or "int8": every matrix as per-row int8 with float32 scales, vectors in
-# float16 (nmt.checkpoint.quantize_rows).
+# float16 (nmt.storage.quantize_rows).
 ExportDtype = Literal["float32", "float16", "bfloat16", "int8"]
 EXPORT_DTYPES: tuple[ExportDtype, ...] = ("float32", "float16", "bfloat16", "int8")
 

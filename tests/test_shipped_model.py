@@ -15,8 +15,9 @@ import torch
 from fastapi.testclient import TestClient
 from safetensors import safe_open
 
-from nmt.checkpoint import INT8_SCALE_SUFFIX, verify_bundle
+from nmt.checkpoint import verify_bundle
 from nmt.cli import main
+from nmt.storage import INT8_SCALE_SUFFIX
 from nmt.translator import load_translator, shipped_model_dir
 from service.app import create_app
 from service.settings import ServiceSettings

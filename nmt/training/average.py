@@ -45,7 +45,7 @@ _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
-    "int8": torch.int8,  # per-row int8 matrices (nmt.checkpoint.quantize_rows)
+    "int8": torch.int8,  # per-row int8 matrices (nmt.storage.quantize_rows)
 }
 
 logger = logging.getLogger(__name__)

@@ -13,18 +13,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from nmt.checkpoint import (
-    INT8_SCALE_SUFFIX,
-    METADATA_FILE,
-    WEIGHTS_FILE,
-    dequantize_rows,
-    load_bundle,
-    quantize_rows,
-    save_bundle,
-)
+from nmt.checkpoint import METADATA_FILE, WEIGHTS_FILE, load_bundle, save_bundle
 from nmt.cli import main
 from nmt.errors import CheckpointError
 from nmt.fileio import sha256_file
+from nmt.storage import INT8_SCALE_SUFFIX, dequantize_rows, quantize_rows
 from nmt.translator import load_translator
 
 from .test_ensemble_export import SENTENCES, runs  # noqa: F401 - the module's fixture
