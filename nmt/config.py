@@ -313,7 +313,49 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
+# `model` fields that only regularise training: the network's weights and what it computes
+# at inference are the same whatever their values, so a warm start or an ensemble may mix them.
+REGULARISATION_FIELDS = frozenset(
+    {
+        "model.dropout",
+        "model.embedding_dropout",
+        "model.recurrent_dropout",
+        "model.coverage.loss_weight",
+    }
+)
+# What makes checkpoints one run's: resuming and averaging refuse to mix these (a resumed
+# run may change the others, e.g. train.max_steps).
+RUN_FIELDS = ("model", "data.max_tokens", "data.max_length", "train.seed")
+
+
+def config_differences(
+    first: Config, second: Config, within: tuple[str, ...] | None = None
+) -> list[str]:
+    """The dotted leaf fields (e.g. "train.seed"), sorted, whose values differ between two
+    configs; with `within`, only those equal to or under one of its dotted prefixes."""
+    a, b = (_flatten(config_to_dict(config)) for config in (first, second))
+    differ = sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+    if within is None:
+        return differ
+    return [k for k in differ if any(k == f or k.startswith(f + ".") for f in within)]
+
+
+def differ_phrase(fields: list[str]) -> str:
+    """ "model.dropout differs", "train.seed, model.hidden_dim differ": for messages."""
+    return f"{', '.join(fields)} {'differs' if len(fields) == 1 else 'differ'}"
+
+
 def model_differences(first: Config, second: Config) -> list[str]:
-    """The `model.*` fields (dotted, sorted) whose values differ between two configs."""
-    a, b = (config_to_dict(config)["model"] for config in (first, second))
-    return sorted(f"model.{key}" for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+    """The `model.*` fields (dotted, sorted) that make two configs different networks: all
+    but REGULARISATION_FIELDS."""
+    differ = config_differences(first, second, within=("model",))
+    return [key for key in differ if key not in REGULARISATION_FIELDS]
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        flat.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
+    return flat

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from nmt.config import ConfigError, config_from_dict, config_to_dict, load_config, preset_names
+from nmt.config import (
+    RUN_FIELDS,
+    ConfigError,
+    config_differences,
+    config_from_dict,
+    config_to_dict,
+    differ_phrase,
+    load_config,
+    model_differences,
+    preset_names,
+)
 
 
 def test_every_preset_loads_and_is_named_after_its_file() -> None:
@@ -89,3 +99,28 @@ def test_a_config_saved_before_attention_placement_still_loads() -> None:
     saved = config_to_dict(load_config("base"))
     del saved["model"]["attention_placement"]  # config.json of an older checkpoint
     assert config_from_dict(saved) == load_config("base")
+
+
+def test_config_differences_name_leaf_fields_and_model_differences_skip_regularisation() -> None:
+    base = load_config("base")
+    other = load_config(
+        "base",
+        ["train.seed=9", "model.dropout=0.1", "model.coverage.enabled=true", "data.max_tokens=9"],
+    )
+    assert config_differences(base, other) == [
+        "data.max_tokens",
+        "model.coverage.enabled",
+        "model.dropout",
+        "train.seed",
+    ]
+    assert config_differences(base, other, within=RUN_FIELDS) == [
+        "data.max_tokens",
+        "model.coverage.enabled",
+        "model.dropout",
+        "train.seed",
+    ]
+    assert config_differences(base, other, within=("train",)) == ["train.seed"]
+    assert model_differences(base, other) == ["model.coverage.enabled"]
+    assert config_differences(base, base) == [] == model_differences(base, base)
+    assert differ_phrase(["train.seed"]) == "train.seed differs"
+    assert differ_phrase(["a.b", "c.d"]) == "a.b, c.d differ"

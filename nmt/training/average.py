@@ -23,10 +23,13 @@ from nmt.checkpoint import (
     save_bundle,
 )
 from nmt.config import (
+    RUN_FIELDS,
     ConfigError,
     ExportDtype,
+    config_differences,
     config_from_dict,
     config_to_dict,
+    differ_phrase,
     model_differences,
 )
 from nmt.data.dataset import (
@@ -57,10 +60,12 @@ _FIRST_MEMBERS_CONFIG = (
 
 
 def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
-    """Average the weights of `checkpoints` (same config and tokenizer) into a new bundle.
+    """Average the weights of `checkpoints` (one run's: same model, batches, seed and
+    tokenizer) into a new bundle that records the latest checkpoint's config.
 
     Raises CheckpointError for no checkpoints, a missing or corrupt one, checkpoints that
-    differ in config or tokenizer, or that record different target shortlists.
+    differ in `nmt.config.RUN_FIELDS` or tokenizer, or that record different target
+    shortlists.
     """
     _refuse_overwriting(out, checkpoints)
     bundles = _load_compatible(checkpoints)
@@ -75,7 +80,8 @@ def average_checkpoints(checkpoints: list[Path], out: Path) -> Path:
         str(t.dtype).removeprefix("torch.") for t in weights.values() if t.is_floating_point()
     }
     metadata["weights_dtype"] = "/".join(sorted(stored))
-    return save_bundle(out, weights, first.config, metadata, first.tokenizer_files)
+    latest = _latest(bundles)
+    return save_bundle(out, weights, latest.config, metadata, first.tokenizer_files)
 
 
 def export_bundle(
@@ -85,8 +91,8 @@ def export_bundle(
     stored as `dtype`, no training state. It loads like any bundle (`load_translator`), in
     float32, so float16 storage halves the size without changing how it runs.
 
-    Raises CheckpointError when a checkpoint is missing or corrupt, or they differ in config
-    or tokenizer.
+    Raises CheckpointError when a checkpoint is missing or corrupt, or they differ in
+    `nmt.config.RUN_FIELDS` or tokenizer (as `average_checkpoints`).
     """
     if dtype not in _DTYPES:
         raise CheckpointError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
@@ -106,7 +112,7 @@ def export_bundle(
     return save_bundle(
         out,
         _mean_weights(bundles),
-        first.config,
+        _latest(bundles).config,
         metadata,
         first.tokenizer_files,
         weights_dtype=_DTYPES[dtype],
@@ -271,8 +277,13 @@ def _load_compatible(checkpoints: list[Path]) -> list[Bundle]:
     bundles = [load_bundle(path) for path in checkpoints]
     first = bundles[0]
     for other in bundles[1:]:
-        if other.config != first.config or other.tokenizer_files != first.tokenizer_files:
-            raise CheckpointError(f"{other.path}: config or tokenizer differs from {first.path}")
+        if differ := config_differences(first.config, other.config, within=RUN_FIELDS):
+            raise CheckpointError(
+                f"{other.path}: {differ_phrase(differ)} from {first.path}: these are not "
+                "checkpoints of one run (combine runs with --ensemble instead)"
+            )
+        if other.tokenizer_files != first.tokenizer_files:
+            raise CheckpointError(f"{other.path}: tokenizer differs from {first.path}")
         if other.state_dict.keys() != first.state_dict.keys():
             raise CheckpointError(
                 f"{other.path}: its weights are not laid out as {first.path}'s "

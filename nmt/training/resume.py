@@ -14,16 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from nmt import checkpoint as ckpt
-from nmt.config import Config, config_to_dict
+from nmt.config import RUN_FIELDS, Config, config_differences, differ_phrase
 from nmt.errors import CheckpointError, NmtError
 from nmt.runtime import rng_state, set_rng_state
 from nmt.training.progress import Progress
 from nmt.training.setup import TrainingRun
 
 logger = logging.getLogger(__name__)
-
-# Settings that define the model or the exact batch sequence: a resumed run must keep them.
-RESUME_FIXED = ("model", "data.max_tokens", "data.max_length", "train.seed")
 
 
 def training_state(run: TrainingRun, progress: Progress) -> dict[str, Any]:
@@ -73,26 +70,14 @@ def _newest_intact(run: TrainingRun) -> tuple[ckpt.Bundle, dict[str, Any]]:
 
 
 def check_resumable(saved: Config, current: Config, path: Path) -> None:
-    """Refuse (NmtError) a config that changes the model or the batch sequence of `saved`.
-
-    Other changed settings are allowed and logged as a warning.
+    """Refuse (NmtError) a config that changes the model or the batch sequence of `saved`
+    (`nmt.config.RUN_FIELDS`). Other changed settings are allowed and logged as a warning.
     """
-    before, after = _flatten(config_to_dict(saved)), _flatten(config_to_dict(current))
-    differ = [key for key in before if before[key] != after.get(key)]
-    fixed = [k for k in differ if any(k == f or k.startswith(f + ".") for f in RESUME_FIXED)]
+    fixed = config_differences(saved, current, within=RUN_FIELDS)
     if fixed:
         raise NmtError(
-            f"--resume: {', '.join(fixed)} differ from the checkpoint {path}; resume with the "
+            f"--resume: {differ_phrase(fixed)} from the checkpoint {path}; resume with the "
             "same settings (others, e.g. train.max_steps, may change)"
         )
-    if differ:
+    if differ := config_differences(saved, current):
         logger.warning("resuming with changed settings: %s", ", ".join(differ))
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        flat.update(_flatten(value, name + ".") if isinstance(value, dict) else {name: value})
-    return flat

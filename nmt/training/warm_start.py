@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nmt import checkpoint as ckpt
-from nmt.config import Config, model_differences
+from nmt.config import Config, differ_phrase, model_differences
 from nmt.errors import CheckpointError, NmtError
 from nmt.model import Seq2Seq
 
@@ -61,8 +61,8 @@ def load_initial_weights(
     differ = model_differences(bundle.config, config)
     if differ:
         raise NmtError(
-            f"train.init_from: {path} is another model ({', '.join(differ)} differ); "
-            "a warm start needs the same model section"
+            f"train.init_from: {path} is another network: {differ_phrase(differ)}; "
+            "a warm start needs the same model section (dropout may change)"
         )
     saved_tokenizers = bundle.meta.tokenizer_sha256
     if saved_tokenizers and saved_tokenizers != tokenizer_sha256:

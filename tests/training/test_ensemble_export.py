@@ -142,6 +142,39 @@ def test_what_cannot_be_an_ensemble_is_refused_and_nothing_is_written(
     assert "at least two bundles" in capsys.readouterr().err and not out.exists()
 
 
+def test_averaging_two_runs_is_refused_naming_what_makes_them_two(
+    runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(CheckpointError, match=r"train.seed differs from .*--ensemble"):
+        export_bundle(runs, tmp_path / "mean")
+    assert main(["average", *map(str, runs), "--out", str(tmp_path / "mean")]) == 1
+    assert "train.seed differs" in capsys.readouterr().err
+    assert not (tmp_path / "mean").exists()
+
+
+def test_checkpoints_on_both_sides_of_a_resume_with_new_settings_average(
+    prepared_dir: Path, tmp_path: Path
+) -> None:
+    """A resumed run may change e.g. train.max_steps: its checkpoints are still one run's,
+    and the average records the latest one's settings."""
+    run = tmp_path / "run"
+    steps = ("train.valid_every=2", "train.keep_last=4")
+    train(
+        small_config(prepared_dir, "train.max_steps=2", *steps),
+        prepared_dir,
+        run,
+        progress_bar=False,
+    )
+    longer = small_config(prepared_dir, "train.max_steps=4", *steps)
+    train(longer, prepared_dir, run, resume=True, progress_bar=False)
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    assert [path.name for path in checkpoints] == ["step-0000002", "step-0000004"]
+    assert load_bundle(checkpoints[0]).config.train.max_steps == 2
+    mean = export_bundle(checkpoints, tmp_path / "mean")
+    assert load_bundle(mean).config == longer
+    assert verify_bundle(mean)["step"] == 4
+
+
 def test_members_trained_on_other_data_keep_their_own_record_and_shortlist(
     runs: list[Path], tmp_path: Path
 ) -> None:

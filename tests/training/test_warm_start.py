@@ -65,9 +65,23 @@ def test_another_model_shape_is_refused_naming_the_field(
     prepared_dir: Path, trained: Path, tmp_path: Path
 ) -> None:
     config = small_config(prepared_dir, f"train.init_from={trained}", "model.hidden_dim=48")
-    with pytest.raises(NmtError, match="model.hidden_dim"):
+    with pytest.raises(NmtError, match="another network: model.hidden_dim differs;"):
         setup_run(config, prepared_dir, tmp_path / "run", resume=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_warm_start_may_change_dropout_which_leaves_the_network_as_it_is(
+    prepared_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    """Fine-tuning with other regularisation is a warm start, not another model."""
+    changes = ("model.dropout=0.05", "model.embedding_dropout=0.0", "model.recurrent_dropout=0.1")
+    config = small_config(prepared_dir, f"train.init_from={trained}", *changes)
+    source = load_bundle(trained)
+    assert source.config.model.dropout != config.model.dropout
+    run = setup_run(config, prepared_dir, tmp_path / "run", resume=False)
+    assert run.config.model.dropout == 0.05
+    for name, tensor in run.model.state_dict().items():
+        torch.testing.assert_close(tensor, source.state_dict[name].to(tensor.dtype), msg=name)
 
 
 def test_another_vocabulary_is_refused(prepared_dir: Path, trained: Path, tmp_path: Path) -> None:
