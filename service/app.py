@@ -31,6 +31,7 @@ from service.batching import DynamicBatcher
 from service.deps import ServiceState
 from service.errors import error_response, install_error_handlers
 from service.heap import HeapTrimmer, freeze_startup_objects
+from service.langdetect import load_detector
 from service.metrics import MetricsMiddleware, ServiceMetrics
 from service.model_card import load_model_card, model_card_path
 from service.routes import libretranslate, ops, v1
@@ -113,6 +114,8 @@ def _lifespan(injected: Translator | None) -> Lifespan:
             )
             # the first model call (slow: allocations, kernels) happens before /ready says yes
             await batcher.translate([WARMUP_TEXT], SearchOptions())
+            model = translator.description  # and source=auto's detector (~1.6 s) is loaded
+            await asyncio.to_thread(load_detector, (model.src_lang, model.tgt_lang))
             state.model_card_path = model_card_path(settings.model_card, settings.checkpoint)
             state.model_card = load_model_card(state.model_card_path)
             if settings.gc_freeze and injected is None:  # the process is ours (service.heap)

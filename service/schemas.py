@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nmt import MAX_BEAM_SIZE
 
@@ -169,17 +169,27 @@ class LibreTranslateRequest(BaseModel):
     """LibreTranslate's `/translate` parameters (JSON, form, multipart or query string)."""
 
     q: str | list[str]
-    source: str = Field(description='Language code, or "auto".')
-    target: str
-    format: str = Field("text", description='"text" or "html".')
+    source: str = Field(description='Language code, or "auto" (any case).')
+    target: str = Field(description="Language code (any case).")
+    format: str = Field("text", description='"text" (also when null or empty) or "html".')
     alternatives: int = Field(0, ge=0, le=MAX_BEAM_SIZE - 1)
     api_key: str | None = None
 
+    @field_validator("source", "target")
+    @classmethod
+    def _lower_case(cls, code: str) -> str:
+        return code.lower()  # LibreTranslate reads "EN" as "en"
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _text_when_unset(cls, value: object) -> object:
+        return value or "text"  # as LibreTranslate: null and "" mean text
+
 
 class DetectRequest(BaseModel):
-    """LibreTranslate's `/detect` parameters."""
+    """LibreTranslate's `/detect` parameters (a list of texts gets one answer for them all)."""
 
-    q: str
+    q: str | list[str]
     api_key: str | None = None
 
 

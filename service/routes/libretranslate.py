@@ -12,6 +12,7 @@ required; 403 a wrong key and disabled features). Behaviour follows LibreTransla
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -83,7 +84,7 @@ async def _read_params(request: Request) -> dict[str, Any]:
                 params[key] = _single(values)
     if "q" in params:
         params["q"] = _unify_newlines(params["q"])
-    if content_type == "application/json":
+    if content_type == "application/json" or _is_json_subtype(content_type):
         try:
             body = await request.json()
         except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
@@ -92,6 +93,12 @@ async def _read_params(request: Request) -> dict[str, Any]:
             raise ServiceError(400, "Invalid JSON format")
         params.update(body)
     return params
+
+
+def _is_json_subtype(content_type: str) -> bool:
+    """application/<something>+json (e.g. application/vnd.api+json): JSON, as Werkzeug's
+    `is_json`, which LibreTranslate relies on, counts it."""
+    return content_type.startswith("application/") and content_type.endswith("+json")
 
 
 def _unify_newlines(value: Any) -> Any:
@@ -122,19 +129,22 @@ def _validate(model: type[BaseModel], params: dict[str, Any]) -> Any:
         raise ServiceError(400, f"Invalid request: {where}: {first['msg']}") from error
 
 
-def _check_pair(params: LibreTranslateRequest, model: ModelDescription) -> None:
-    """400 unless source/target is the model's pair (source may be auto)."""
-    src, tgt = model.src_lang, model.tgt_lang
+def _check_languages(params: LibreTranslateRequest, model: ModelDescription) -> None:
+    """400 unless the format is known and source and target are the model's languages
+    (source may be auto); the direction is `_check_direction`'s."""
     if params.format not in ("text", "html"):
         raise ServiceError(400, f"{params.format} format is not supported")
     for code in (params.source, params.target):
-        if code != "auto" and code not in (src, tgt):
+        if code != "auto" and code not in (model.src_lang, model.tgt_lang):
             raise ServiceError(400, f"{code} is not supported")
-    if params.target != tgt or params.source not in ("auto", src):
-        source = src if params.source == "auto" else params.source
+
+
+def _check_direction(source: str, target: str, model: ModelDescription) -> None:
+    """400 unless source -> target is the model's direction or a language to itself (its
+    text comes back as it is: LibreTranslate lists every language among its own targets)."""
+    if source != target and (source, target) != (model.src_lang, model.tgt_lang):
         raise ServiceError(
-            400,
-            f"{_named(params.target)} is not available as a target language from {_named(source)}",
+            400, f"{_named(target)} is not available as a target language from {_named(source)}"
         )
 
 
@@ -175,13 +185,14 @@ async def translate(
     _check_alternatives(raw)
     params: LibreTranslateRequest = _validate(LibreTranslateRequest, raw)
     model = serving.translator.description
-    _check_pair(params, model)
+    _check_languages(params, model)
     texts = [params.q] if isinstance(params.q, str) else params.q
     check_form_limits(texts, settings)
-    src = model.src_lang
-    auto = params.source == "auto"
-    detected = [_detect(text, src, params.target) for text in texts] if auto else None
-    todo = [i for i, text in enumerate(texts) if detected is None or detected[i].language == src]
+    detected = await asyncio.to_thread(_detect, texts, model) if params.source == "auto" else None
+    sources = [d.language for d in detected] if detected else [params.source] * len(texts)
+    for source in dict.fromkeys(sources):
+        _check_direction(source, params.target, model)
+    todo = [i for i, source in enumerate(sources) if source != params.target]
     # the one place this API's parameters become SearchOptions (SearchOptions.merged)
     beam = min(MAX_BEAM_SIZE, max(settings.default_beam_size, params.alternatives + 1))
     options = model.search_defaults.merged(beam_size=beam, n_best=params.alternatives + 1)
@@ -206,10 +217,10 @@ async def translate(
     )
 
 
-def _detect(text: str, src: str, tgt: str) -> DetectedLanguage:
-    """The more likely of the model's two languages (ties: the source)."""
-    language, confidence = detect_language(text, (src, tgt))[0]
-    return DetectedLanguage(confidence=confidence, language=language)
+def _detect(texts: list[str], model: ModelDescription) -> list[DetectedLanguage]:
+    """The more likely of the model's two languages for each text (ties: the source)."""
+    best = [detect_language(text, (model.src_lang, model.tgt_lang))[0] for text in texts]
+    return [DetectedLanguage(confidence=confidence, language=code) for code, confidence in best]
 
 
 @router.post(
@@ -221,25 +232,29 @@ def _detect(text: str, src: str, tgt: str) -> DetectedLanguage:
 async def detect(
     request: Request, settings: SettingsDep, translator: TranslatorDep, bearer: BearerKeyDep
 ) -> list[DetectedLanguage]:
-    """Detect the language of `q` among the model's languages."""
+    """Detect the language of `q` among the model's languages; for a list of texts, each
+    language's mean confidence over them (as LibreTranslate)."""
     raw = await _read_params(request)
     form_key_check(settings, raw.get("api_key"), bearer)
     params: DetectRequest = _validate(DetectRequest, raw)
+    texts = [params.q] if isinstance(params.q, str) else params.q
+    check_form_limits(texts, settings)
     model = translator.description
     candidates = (model.src_lang, model.tgt_lang)
-    return [
-        DetectedLanguage(confidence=confidence, language=language)
-        for language, confidence in detect_language(params.q, candidates)
-    ]
+    ranked = await asyncio.to_thread(lambda: [detect_language(t, candidates) for t in texts])
+    mean = {code: sum(dict(r)[code] for r in ranked) / len(texts) for code in candidates}
+    order = sorted(candidates, key=lambda code: -mean[code])  # stable: ties keep the source
+    return [DetectedLanguage(confidence=round(mean[code], 1), language=code) for code in order]
 
 
 @router.get("/languages", response_model=list[LanguageOut], responses={503: _ERRORS[503]})
 async def languages(translator: TranslatorDep) -> list[LanguageOut]:
-    """The model's languages; only its source has a target."""
+    """The model's languages: the source's targets are the target and itself, the
+    target's itself (a text in the language asked for comes back as it is)."""
     src, tgt = translator.description.src_lang, translator.description.tgt_lang
     return [
-        LanguageOut(code=src, name=LANGUAGE_NAMES.get(src, src), targets=[tgt]),
-        LanguageOut(code=tgt, name=LANGUAGE_NAMES.get(tgt, tgt), targets=[]),
+        LanguageOut(code=src, name=LANGUAGE_NAMES.get(src, src), targets=sorted({src, tgt})),
+        LanguageOut(code=tgt, name=LANGUAGE_NAMES.get(tgt, tgt), targets=[tgt]),
     ]
 
 

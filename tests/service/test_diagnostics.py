@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from service.diagnostics import finite, has_repetition, untranslated_pieces
-from service.langdetect import detect_language
 
 
 @pytest.mark.parametrize(
@@ -32,9 +31,3 @@ def test_finite_clamps_non_json_floats() -> None:
     assert finite(float("-inf")) == -1e9
     assert finite(float("nan")) == -1e9
     assert finite(-1.5) == -1.5
-
-
-def test_detector_tells_english_from_french() -> None:
-    assert detect_language("The cat is on the table.")[0][0] == "en"
-    assert detect_language("Le chat est sur la table.")[0][0] == "fr"
-    assert detect_language("12345")[0] == ("en", 50.0)

@@ -34,7 +34,69 @@ def test_list_alternatives_and_auto_detection(client: TestClient, fake: FakeTran
     assert [d["language"] for d in answer["detectedLanguage"]] == ["en", "fr"]
     assert fake.calls[-1][1].n_best == 3 and fake.calls[-1][0] == 1
     single = client.post("/translate", data={"q": "The cat.", "source": "auto", "target": "fr"})
-    assert single.json()["detectedLanguage"] == {"confidence": 100.0, "language": "en"}
+    detected = single.json()["detectedLanguage"]
+    assert detected["language"] == "en" and 50 < detected["confidence"] <= 100
+
+
+def test_a_language_to_itself_comes_back_as_it_is(client: TestClient, fake: FakeTranslator) -> None:
+    """LibreTranslate lists every language among its own targets: en->en, fr->fr, and auto
+    into the language a text is already in, give the text back without a model call."""
+    calls = len(fake.calls)
+    for source, target, text in [
+        ("en", "en", "Hello."),
+        ("fr", "fr", "Bonjour."),
+        ("auto", "en", "Hello, how are you?"),
+        ("auto", "fr", "Bonne nuit"),
+    ]:
+        answer = client.post("/translate", json={"q": text, "source": source, "target": target})
+        assert answer.status_code == 200 and answer.json()["translatedText"] == text, answer.text
+    assert len(fake.calls) == calls
+    mixed = {"q": ["Hello.", "Bonne nuit"], "source": "auto", "target": "en", "alternatives": 1}
+    answer = client.post("/translate", json=mixed)
+    assert answer.status_code == 400  # French into English is not this model's direction
+    assert answer.json()["error"] == (
+        "English (en) is not available as a target language from French (fr)"
+    )
+    languages = client.get("/languages").json()
+    assert [(lang["code"], lang["targets"]) for lang in languages] == [
+        ("en", ["en", "fr"]),
+        ("fr", ["fr"]),
+    ]
+
+
+def test_codes_in_any_case_and_an_unset_format_are_read_as_libretranslate_does(
+    client: TestClient,
+) -> None:
+    for extra in ({"source": "EN", "target": "Fr"}, {"format": None}, {"format": ""}):
+        answer = client.post("/translate", json={**PARAMS, **extra})
+        assert answer.status_code == 200, (extra, answer.text)
+        assert answer.json() == {"translatedText": "bonjour monde."}
+    auto = client.post("/translate", json={**PARAMS, "source": "AUTO"})
+    assert auto.json()["detectedLanguage"]["language"] == "en"
+
+
+def test_json_subtypes_are_json(client: TestClient) -> None:
+    for ctype in ("application/vnd.api+json", "application/json; charset=utf-8"):
+        answer = client.post(
+            "/translate",
+            content=b'{"q": "Hello world.", "source": "en", "target": "fr"}',
+            headers={"content-type": ctype},
+        )
+        assert answer.status_code == 200 and answer.json() == {"translatedText": "bonjour monde."}
+
+
+def test_detect_takes_a_list_and_answers_the_mean_over_it(client: TestClient) -> None:
+    one = client.post("/detect", json={"q": "Le chat est sur la table."}).json()
+    pair = client.post("/detect", json={"q": ["Le chat est sur la table.", "Bonne nuit"]})
+    assert pair.status_code == 200
+    assert [d["language"] for d in pair.json()] == ["fr", "en"]
+    mixed = client.post("/detect", json={"q": ["Le chat est sur la table.", "Good morning"]})
+    shares = {d["language"]: d["confidence"] for d in mixed.json()}
+    assert 0 < shares["fr"] < one[0]["confidence"]
+    assert sum(shares.values()) == pytest.approx(100, abs=0.2)
+    too_many = client.post("/detect", json={"q": ["Hi"] * 5})  # the fixture allows 4
+    assert too_many.status_code == 400 and "exceeds text limit" in too_many.json()["error"]
+    assert client.post("/detect", json={"q": ["Hi", 3]}).status_code == 400
 
 
 def test_html_format_keeps_markup(client: TestClient) -> None:
@@ -115,7 +177,7 @@ def test_detect_languages_and_frontend_settings(client: TestClient) -> None:
     assert detected[0]["language"] == "fr" and detected[0]["confidence"] > 50
     assert client.post("/detect", json={}).status_code == 400
     languages = client.get("/languages").json()
-    assert languages[0] == {"code": "en", "name": "English", "targets": ["fr"]}
+    assert languages[0] == {"code": "en", "name": "English", "targets": ["en", "fr"]}
     settings = client.get("/frontend/settings").json()
     assert settings["charLimit"] == 200 and settings["keyRequired"] is False
     assert settings["language"]["source"] == {"code": "en", "name": "English"}
