@@ -2,7 +2,8 @@
 
 `translate_texts` is what `NeuralTranslator.translate` runs. For each text:
 1. clean it (`clean.sanitize`): never fails, whatever the string; take out paired double
-   quotes (`quotes`: the model translates the words better without them);
+   quotes (`quotes`: the model translates the words better without them); read a lone "&"
+   between words as "and";
 2. find protected spans: URLs, e-mails, entities, phone numbers, times, prices, numbers,
    over-long tokens (`spans.find_spans`), names the training source held at most once
    (`names`, when the model gives its `source_word_counts`) and runs of characters the
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 # for 74-98 % of spans; it never copied a number it was shown as digits.
 PLACEHOLDERS = ("Tom", "John", "Boston", "Tokyo", "Jackson", "Paris", "Osaka", "Kyoto")
 _WORDS = re.compile(r"\w+")
+_LONE_AMPERSAND = re.compile(r"(?<= )&(?= )")  # cleaned text: single spaces
 
 
 class SegmentModel(Protocol):
@@ -143,6 +145,23 @@ def _mask(text: Edited, spans: list[Span]) -> tuple[Edited, list[ChunkSpan]]:
     return text.then(builder.build()), chunk_spans
 
 
+def _ampersands_as_and(text: Edited) -> Edited:
+    """Each "&" between two words read as "and" ("AND" in upper-case text): the training
+    source holds a lone "&" once, and the model garbled it ("Salt & pepper." -> "Fais le
+    poivre au poivre."; now "Sel et poivre."). "AT&T" is a span (`spans`), left alone."""
+    matches = list(_LONE_AMPERSAND.finditer(text.text))
+    if not matches:
+        return text
+    word = "AND" if text.text.isupper() else "and"
+    builder, position = EditBuilder(len(text.text)), 0
+    for match in matches:
+        builder.copy(text.text[position : match.start()], position)
+        builder.put(word, match.start(), match.end())
+        position = match.end()
+    builder.copy(text.text[position:], position)
+    return text.then(builder.build())
+
+
 def _line_breaks(text: Edited, source: str) -> list[int]:
     """Positions of the spaces of `text` that stand for whitespace holding a line break in
     `source` (cleaning makes every whitespace run one space)."""
@@ -204,7 +223,7 @@ def prepare(model: SegmentModel, source: str) -> Prepared:
     clean = sanitize(source)
     if not clean.text:
         return Prepared(source, [], kept="")
-    clean = without_quotes(clean)
+    clean = _ampersands_as_and(without_quotes(clean))
     spans = find_spans(clean.text)
     if model.source_word_counts is not None:  # before case folding hides what is a name
         spans = merge_spans(spans, find_name_spans(clean.text, model.source_word_counts))

@@ -162,7 +162,8 @@ def _speech_opening(source: str, text: str, position: int, opening: int) -> list
         edits.append((position, position + 1, text[position].upper()))
     introduced = source[max(0, opening - 2) : opening].rstrip().endswith((",", ":"))
     if introduced and text[max(0, position - 2) : position] == ", ":
-        edits.append((position - 2, position - 1, " :"))
+        spaced = text[max(0, position - 3) : position - 2] == " "  # "dit , « ..." already
+        edits.append((position - 2, position - 1, ":" if spaced else " :"))
     return edits
 
 

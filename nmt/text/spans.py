@@ -1,5 +1,6 @@
-"""Spans that must come out verbatim: URLs, e-mails, entities, phone numbers, times, prices,
-numbers, and tokens too long to be words (LONG_TOKEN characters without a space).
+"""Spans that must come out verbatim: URLs, e-mails, entities, names joined by "&" (AT&T),
+phone numbers, times, prices, numbers, and tokens too long to be words (LONG_TOKEN
+characters without a space).
 
 `find_spans` returns non-overlapping spans in text order; where two kinds overlap, the
 earlier-listed kind wins (a URL holding digits is one URL). A span's trailing sentence
@@ -25,6 +26,8 @@ _PATTERNS: tuple[tuple[SpanKind, re.Pattern[str]], ...] = (
     ("url", re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`]+", re.IGNORECASE)),
     ("email", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
     ("entity", re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")),
+    # AT&T, R&D, H&M: a name the model cannot read ("AT&T" came out "UnTomT")
+    ("token", re.compile(r"(?<![\w&])[^\W_]+(?:&[^\W_]+)+(?![\w&])")),
     ("phone", re.compile(r"(?<![\w+.,])\+?\(?\d{1,4}\)?(?:[ .-]\(?\d{1,4}\)?)+(?![\w])")),
     (
         "time",

@@ -180,3 +180,21 @@ def test_a_sentence_without_an_end_gets_a_full_stop_the_output_does_not(
     assert [r.text for r in results] == texts
     links = results[2].alignment or []
     assert all(link.target_end <= len(results[2].text) for link in links)
+
+
+def test_a_lone_ampersand_is_read_as_and_and_traced_to_the_ampersand(tokenizer: Tokenizer) -> None:
+    model = ScriptedModel(tokenizer, echo)
+    texts = ["Salt & pepper.", "SALT & PEPPER", "AT&T & R&D.", "a &b & c"]
+    results = translate_texts(model, texts, OPTIONS)
+    seen = [call for batch in model.calls for call in batch]
+    assert seen[:2] == ["Salt and pepper."] * 2  # upper case: "AND", seen in sentence case
+    assert results[1].text == "SALT AND PEPPER"
+    assert seen[2] == "Tom and John."  # AT&T and R&D are spans, behind placeholders
+    assert seen[3].endswith(" and c.")  # "&b" is no lone ampersand
+    assert results[2].text.count("AT&T") == 1 and results[2].text.count("R&D") == 1
+    link = next(
+        k
+        for k in results[0].alignment or []
+        if results[0].text[k.target_start : k.target_end] == "and"
+    )
+    assert texts[0][link.source_start : link.source_end] == "&"

@@ -145,3 +145,10 @@ def test_links_point_at_the_same_tokens_after_any_requoting(
         # a comma may turn into the colon opening speech, a word opening it gains a capital
         allowed = {",", ":"} if token == "," else {token, token.capitalize()}
         assert out[after.target_start : after.target_end] in allowed
+
+
+def test_a_comma_after_a_space_becomes_a_colon_without_a_second_space() -> None:
+    """Found by the property above: "le , le" gave "le  : « le »", two spaces."""
+    out, moved = french_quotes('le , "le"', "le , le", _links("le , le"))
+    assert out == "le : « le »"
+    assert moved is not None and out[moved[1].target_start : moved[1].target_end] == ":"

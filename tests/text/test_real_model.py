@@ -240,3 +240,11 @@ def test_stand_ins_never_show_and_an_initialism_ends_no_sentence(
         assert paid.count(amount) == 1, paid
     assert not {"trente", "cinquante", "soixante"} & set(paid.split()), paid
     assert len(prepare(translator, "The U.S. Army is big.").parts) == 1  # not "U.S." + "Army..."
+
+
+def test_ampersands_with_the_shipped_model(translator: NeuralTranslator) -> None:
+    """A lone "&" reads as "and"; names joined by "&" come out as written (before: "Tom &
+    Mary are here." -> "Tom empire Mary ici.", "AT&T" -> "UnTomT")."""
+    lone, joined = translator.translate(["Tom & Mary are here.", "AT&T is a company."])
+    assert lone.text == "Tom et Mary sont ici.", lone.text
+    assert joined.text.count("AT&T") == 1 and "Tom" not in joined.text, joined.text

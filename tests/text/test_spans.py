@@ -27,6 +27,11 @@ from nmt.text.spans import find_spans
         ),
         ("Lists 1, 2, 3 and 4 5 6 stay numbers.", [(n, "number") for n in "123456"]),
         ("Hash " + "ab12" * 10 + " here.", [("ab12" * 10, "token")]),
+        ("AT&T and R&D, not salt & pepper.", [("AT&T", "token"), ("R&D", "token")]),
+        (
+            "See https://x.org/?a=1&b=2 or a&amp;b.",
+            [("https://x.org/?a=1&b=2", "url"), ("&amp;", "entity")],
+        ),
     ],
 )
 def test_find_spans(text: str, expected: list[tuple[str, str]]) -> None:
