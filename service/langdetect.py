@@ -4,9 +4,10 @@ model's languages.
 
 On the valid split, restricted to English and French, it names all 3,205 English sources
 and 3,203 of the 3,205 French references right (281 of the 283 under 20 characters; the
-word-list detector it replaced: 3,121 and 240), at ~0.25 ms a text on one core. Its model
-(an LZMA-compressed npz read without pickle) takes ~1.6 s and ~75 MB to load, once per
-process: `load_detector` at start-up, so the first `auto` request does not wait for it.
+word-list detector it replaced: 3,121 and 240), at ~0.04 ms a text on one core
+(`bench/langdetect_accuracy.py`, docs/RESULTS.md). Its model (an LZMA-compressed npz read
+without pickle) takes ~1-1.6 s and ~75 MB to load, once per process: `load_detector` at
+start-up, so the first `auto` request does not wait for it.
 """
 
 from __future__ import annotations
