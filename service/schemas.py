@@ -171,7 +171,9 @@ class LibreTranslateRequest(BaseModel):
     q: str | list[str]
     source: str = Field(description='Language code, or "auto" (any case).')
     target: str = Field(description="Language code (any case).")
-    format: str = Field("text", description='"text" (also when null or empty) or "html".')
+    format: str = Field(
+        "text", description='"text" (also when null or empty) or "html", in any case.'
+    )
     alternatives: int = Field(0, ge=0, le=MAX_BEAM_SIZE - 1)
     api_key: str | None = None
 
@@ -183,7 +185,8 @@ class LibreTranslateRequest(BaseModel):
     @field_validator("format", mode="before")
     @classmethod
     def _text_when_unset(cls, value: object) -> object:
-        return value or "text"  # as LibreTranslate: null and "" mean text
+        value = value or "text"  # as LibreTranslate: null and "" mean text
+        return value.lower() if isinstance(value, str) else value
 
 
 class DetectRequest(BaseModel):

@@ -280,7 +280,7 @@ def _load_compatible(checkpoints: list[Path]) -> list[Bundle]:
         if differ := config_differences(first.config, other.config, within=RUN_FIELDS):
             raise CheckpointError(
                 f"{other.path}: {differ_phrase(differ)} from {first.path}: these are not "
-                "checkpoints of one run (combine runs with --ensemble instead)"
+                "checkpoints of one run (to combine runs: nmt export A B --ensemble --out DIR)"
             )
         if other.tokenizer_files != first.tokenizer_files:
             raise CheckpointError(f"{other.path}: tokenizer differs from {first.path}")

@@ -125,6 +125,9 @@ def _validate(model: type[BaseModel], params: dict[str, Any]) -> Any:
         return model.model_validate(params)
     except ValidationError as error:
         first = error.errors()[0]
+        if first["loc"][:1] == ("q",):  # not pydantic's "q.str: Input should be a valid string"
+            message = "Invalid request: q must be a string or a list of strings"
+            raise ServiceError(400, message) from error
         where = ".".join(str(p) for p in first["loc"])
         raise ServiceError(400, f"Invalid request: {where}: {first['msg']}") from error
 

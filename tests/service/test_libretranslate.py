@@ -67,7 +67,12 @@ def test_a_language_to_itself_comes_back_as_it_is(client: TestClient, fake: Fake
 def test_codes_in_any_case_and_an_unset_format_are_read_as_libretranslate_does(
     client: TestClient,
 ) -> None:
-    for extra in ({"source": "EN", "target": "Fr"}, {"format": None}, {"format": ""}):
+    for extra in (
+        {"source": "EN", "target": "Fr"},
+        {"format": None},
+        {"format": ""},
+        {"format": "Text"},
+    ):
         answer = client.post("/translate", json={**PARAMS, **extra})
         assert answer.status_code == 200, (extra, answer.text)
         assert answer.json() == {"translatedText": "bonjour monde."}
@@ -96,12 +101,18 @@ def test_detect_takes_a_list_and_answers_the_mean_over_it(client: TestClient) ->
     assert sum(shares.values()) == pytest.approx(100, abs=0.2)
     too_many = client.post("/detect", json={"q": ["Hi"] * 5})  # the fixture allows 4
     assert too_many.status_code == 400 and "exceeds text limit" in too_many.json()["error"]
-    assert client.post("/detect", json={"q": ["Hi", 3]}).status_code == 400
+    for bad in (["Hi", 3], ["ok", None], 5):
+        for route, extra in (("/detect", {}), ("/translate", {"source": "en", "target": "fr"})):
+            answer = client.post(route, json={"q": bad, **extra})
+            assert answer.status_code == 400
+            assert answer.json()["error"] == (
+                "Invalid request: q must be a string or a list of strings"
+            )
 
 
 def test_html_format_keeps_markup(client: TestClient) -> None:
     html = '<p class="a">Hello &amp; world. <b>The cat</b></p><script>x = "Hello";</script>'
-    answer = client.post("/translate", json={**PARAMS, "q": html, "format": "html"}).json()
+    answer = client.post("/translate", json={**PARAMS, "q": html, "format": "HTML"}).json()
     expected = '<p class="a">bonjour &amp; monde. <b>le chat</b></p><script>x = "Hello";</script>'
     assert answer["translatedText"] == expected
 

@@ -145,7 +145,9 @@ def test_what_cannot_be_an_ensemble_is_refused_and_nothing_is_written(
 def test_averaging_two_runs_is_refused_naming_what_makes_them_two(
     runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    with pytest.raises(CheckpointError, match=r"train.seed differs from .*--ensemble"):
+    with pytest.raises(
+        CheckpointError, match=r"train.seed differs from .*nmt export A B --ensemble"
+    ):
         export_bundle(runs, tmp_path / "mean")
     assert main(["average", *map(str, runs), "--out", str(tmp_path / "mean")]) == 1
     assert "train.seed differs" in capsys.readouterr().err
