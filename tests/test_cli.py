@@ -199,6 +199,50 @@ def test_evaluate_writes_a_report(
     assert "by source length" in report_path.with_suffix(".md").read_text()
 
 
+def test_evaluate_compares_a_bundle_and_files_with_a_paired_test(
+    run_dir: Path, prepared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    groups = (prepared_dir / "test.groups.jsonl").read_text(encoding="utf-8").splitlines()
+    references = [json.loads(line)["references"] for line in groups]
+    perfect = tmp_path / "perfect.txt"
+    perfect.write_text("".join(refs[0] + "\n" for refs in references), encoding="utf-8")
+    report_path = tmp_path / "paired.json"
+    argv = ["evaluate", "--hyps", str(perfect), "--data", str(prepared_dir), "--quiet"]
+    argv += ["--compare", str(run_dir / "best"), str(perfect), "--beam", "1,2"]
+    argv += ["--significance", "bs", "--significance-samples", "100"]
+    assert main([*argv, "--device", "cpu", "--report", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert [r.get("hypotheses") or r["checkpoint"] for r in report["reports"]] == [
+        str(perfect),
+        str(run_dir / "best"),
+        str(perfect),
+    ]
+    assert all("hypotheses" not in r for rep in report["reports"] for r in rep["results"])
+    assert [test["label"] for test in report["significance"]] == ["beam 1", "beam 2"]
+    for test in report["significance"]:
+        baseline, model, same = test["systems"]
+        assert baseline["bleu"]["score"] == pytest.approx(100.0)
+        assert baseline["bleu"]["p_value"] is None
+        assert model["bleu"]["score"] < 100.0 and model["bleu"]["p_value"] < 0.05
+        assert same["bleu"]["p_value"] == 1.0 and test["samples"] == 100
+    table = capsys.readouterr().out
+    assert "perfect.txt (baseline)" in table and "Paired bootstrap resampling" in table
+    assert "Paired bootstrap" in report_path.with_suffix(".md").read_text()
+
+
+def test_evaluate_checks_what_it_compares_before_translating(
+    prepared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["evaluate", "--data", str(prepared_dir), "--significance", "ar"]
+    for extra, message in (
+        ([], "--compare"),
+        (["--compare", str(tmp_path / "missing")], "no such bundle directory or hypothesis file"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, *extra])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_attention_plot_and_average(run_dir: Path, tmp_path: Path) -> None:
     png = tmp_path / "attn.png"
     assert (

@@ -1,10 +1,10 @@
-"""`nmt evaluate`: BLEU and chrF of one or more bundles (or a hypothesis file)."""
+"""`nmt evaluate`: BLEU and chrF of bundles or hypothesis files, and paired tests between them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nmt.cli.common import (
     CHECKPOINT_HELP,
@@ -13,9 +13,16 @@ from nmt.cli.common import (
     Subparsers,
     UsageError,
     add_search_arguments,
+    non_negative_int,
     search_options,
 )
 from nmt.config import MAX_BEAM_SIZE
+
+if TYPE_CHECKING:  # `nmt --help` loads neither sacreBLEU nor torch
+    from nmt.evaluation.significance import PairedComparison
+
+
+SIGNIFICANCE_TESTS = ("ar", "bs")  # the keys of nmt.evaluation.significance.METHOD_NAMES
 
 
 def parse_beams(text: str) -> list[int]:
@@ -33,15 +40,35 @@ def parse_beams(text: str) -> list[int]:
     return beams
 
 
-def _evaluate_bundles(args: argparse.Namespace, beams: list[int]) -> list[dict[str, Any]]:
-    """One report per bundle: --checkpoint (or the shipped model), then each of --compare."""
-    from nmt.evaluation import evaluate as ev
-    from nmt.translator import load_translator, resolve_checkpoint
+def _systems(args: argparse.Namespace) -> list[str]:
+    """What to score, the baseline first: --hyps or --checkpoint (or the shipped model),
+    then each of --compare (a bundle directory or a hypothesis file)."""
+    from nmt.translator import resolve_checkpoint
 
+    first = args.hyps or str(resolve_checkpoint(args.checkpoint))
+    for system in args.compare or []:  # checked before the first one is translated
+        if not Path(system).exists():
+            raise UsageError(f"--compare {system}: no such bundle directory or hypothesis file")
+    return [first, *(args.compare or [])]
+
+
+def _evaluate(
+    args: argparse.Namespace, systems: list[str], beams: list[int]
+) -> list[dict[str, Any]]:
+    """One report per system; hypothesis files scored as they are, bundles translated."""
+    from nmt.evaluation import evaluate as ev
+    from nmt.translator import load_translator
+
+    keep = args.significance is not None
     reports = []
-    for checkpoint in [str(resolve_checkpoint(args.checkpoint)), *(args.compare or [])]:
+    for index, system in enumerate(systems):
+        if (index == 0 and args.hyps) or Path(system).is_file():
+            reports.append(
+                ev.score_hypotheses_file(Path(system), Path(args.data), args.split, keep)
+            )
+            continue
         translator = load_translator(
-            Path(checkpoint),
+            Path(system),
             args.device,
             args.quantize,
             args.batch_size,
@@ -58,9 +85,10 @@ def _evaluate_bundles(args: argparse.Namespace, beams: list[int]) -> list[dict[s
                 ),
                 batch_size=args.batch_size,
                 progress=not args.quiet,
-                checkpoint=str(checkpoint),
+                checkpoint=system,
                 plots=args.plots,
-                plot_dir=Path(args.plot_dir) if args.plot_dir else Path(checkpoint) / "plots",
+                plot_dir=Path(args.plot_dir) if args.plot_dir else Path(system) / "plots",
+                keep_hypotheses=keep,
             )
         )
     return reports
@@ -70,24 +98,36 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Print the score table (Markdown); with --report, write it as JSON and Markdown."""
     from nmt.evaluation import evaluate as ev
     from nmt.evaluation.report import by_length_table, compare_table, markdown_table, write_report
+    from nmt.evaluation.significance import significance_table
     from nmt.fileio import write_text_atomic
 
-    beams = parse_beams(args.beam)  # a usage error before any model loads
-    if args.hyps:
-        reports = [ev.score_hypotheses_file(Path(args.hyps), Path(args.data), args.split)]
-    else:
-        reports = _evaluate_bundles(args, beams)
+    beams = parse_beams(args.beam)  # usage errors before any model loads
+    if args.significance and not args.compare:
+        raise UsageError("--significance compares systems: name at least one with --compare")
+    reports = _evaluate(args, _systems(args), beams)
     report = reports[0]
     table = compare_table(reports) if len(reports) > 1 else markdown_table(report)
     if len(reports) == 1 and report["results"][0].get("by_length"):
         table += "\n\nBLEU (multi-reference) by source length in words:\n\n" + by_length_table(
             report
         )
+    written: dict[str, Any] = report if len(reports) == 1 else {"reports": reports}
+    if args.significance:
+        tests = ev.paired_tests(
+            reports, Path(args.data), args.split, args.significance, args.significance_samples
+        )
+        table += "\n" + significance_table(tests)
+        reports = [ev.without_hypotheses(r) for r in reports]
+        written = {"reports": reports, "significance": [_test_entry(*test) for test in tests]}
     print(table)
     if args.report:
-        write_report(report if len(reports) == 1 else {"reports": reports}, Path(args.report))
+        write_report(written, Path(args.report))
         write_text_atomic(Path(args.report).with_suffix(".md"), table + "\n")
     return EXIT_OK
+
+
+def _test_entry(label: str, comparison: PairedComparison) -> dict[str, Any]:
+    return {"label": label, **comparison.as_dict()}
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -106,7 +146,22 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--hyps", help="score this hypothesis file instead of translating")
     p.add_argument(
-        "--compare", nargs="+", metavar="BUNDLE", help="more checkpoints to put side by side"
+        "--compare",
+        nargs="+",
+        metavar="BUNDLE_OR_FILE",
+        help="more systems to put side by side: bundle directories or hypothesis files",
+    )
+    p.add_argument(
+        "--significance",
+        choices=SIGNIFICANCE_TESTS,
+        help="paired test of each --compare system against the first, per beam: bs (paired "
+        "bootstrap resampling, Koehn 2004) or ar (approximate randomization); sacreBLEU's",
+    )
+    p.add_argument(
+        "--significance-samples",
+        type=non_negative_int,
+        default=0,
+        help="resamples (bs) or trials (ar); 0: sacreBLEU's default, 1,000 or 10,000",
     )
     p.add_argument("--plots", type=int, default=0, help="write attention heatmaps for N sentences")
     p.add_argument("--plot-dir", help="where heatmaps go (default: BUNDLE/plots)")

@@ -29,6 +29,7 @@ from nmt.data.dataset import (
 from nmt.decoding.types import SearchOptions
 from nmt.errors import DataError, NmtError
 from nmt.evaluation.metrics import CorpusScore, score_corpus
+from nmt.evaluation.significance import Method, PairedComparison, paired_test
 from nmt.text.lines import split_lines
 
 if TYPE_CHECKING:  # only for annotations: evaluation need not import the model stack
@@ -209,12 +210,14 @@ def evaluate_translator(
     checkpoint: str = "",
     plots: int = 0,
     plot_dir: Path | None = None,
+    keep_hypotheses: bool = False,
 ) -> dict[str, Any]:
     """Translate each unique source of a split once per beam size and score it; the report.
 
     Results hold BLEU and chrF (0-100), `seconds` (wall clock) and `sentences_per_second`
-    of unique sources. Raises NmtError for a beam below 1 or `plots` without `plot_dir`,
-    DataError for a bad split.
+    of unique sources; with `keep_hypotheses`, also `hypotheses` (one per unique source,
+    in the split's group order) for a paired test (`paired_tests`). Raises NmtError for a
+    beam below 1 or `plots` without `plot_dir`, DataError for a bad split.
     """
     if not beams or any(beam < 1 for beam in beams):
         raise NmtError(f"beam sizes must be positive integers, got {list(beams)}")
@@ -242,6 +245,8 @@ def evaluate_translator(
         result = {"beam": beam, "settings": dataclasses.asdict(options), "seconds": seconds}
         result["sentences_per_second"] = len(sources) / seconds if seconds > 0 else None
         results.append({**result, **score_split(data, hypotheses)})
+        if keep_hypotheses:
+            results[-1]["hypotheses"] = hypotheses
     report["results"] = results
     if plots > 0 and plot_dir is not None:
         first = base_options.merged(beam_size=beams[0], n_best=1)
@@ -260,12 +265,15 @@ def _read_hypotheses(path: Path) -> list[str]:
     return split_lines(data)
 
 
-def score_hypotheses_file(hyps_path: Path, data_dir: Path, split: str) -> dict[str, Any]:
+def score_hypotheses_file(
+    hyps_path: Path, data_dir: Path, split: str, keep_hypotheses: bool = False
+) -> dict[str, Any]:
     """Score another toolkit's output: one line per unique source, or one line per pair.
 
     For a per-pair file the multi-reference score uses the hypothesis of the first pair
     of each group (the file order of the split); `inconsistent_groups` counts groups whose
-    pairs were given different hypotheses. Raises NmtError for an unreadable file or one
+    pairs were given different hypotheses; `keep_hypotheses` as in `evaluate_translator`
+    (those of the multi-reference score). Raises NmtError for an unreadable file or one
     with neither line count, DataError for a bad split.
     """
     data = load_eval_data(Path(data_dir), split)
@@ -289,4 +297,53 @@ def score_hypotheses_file(hyps_path: Path, data_dir: Path, split: str) -> dict[s
     report: dict[str, Any] = {"checkpoint": "", "hypotheses": str(hyps_path)}
     report |= {**_header(data, split), "layout": layout, "inconsistent_groups": inconsistent}
     report["results"] = [{**unmeasured, **scores}]
+    if keep_hypotheses:
+        report["results"][0]["hypotheses"] = per_source
     return report
+
+
+def _result_at(report: dict[str, Any], beam: int | None) -> dict[str, Any]:
+    """The report's result at this beam size; a hypothesis file's only result at any."""
+    for result in report["results"]:
+        if result["beam"] == beam or result["beam"] is None:
+            return result
+    raise NmtError(f"{report.get('checkpoint')}: no result at beam {beam}")
+
+
+def paired_tests(
+    reports: Sequence[dict[str, Any]],
+    data_dir: Path,
+    split: str,
+    method: Method = "bs",
+    samples: int = 0,
+) -> list[tuple[str, PairedComparison]]:
+    """Paired significance tests of each report's system against the first report's.
+
+    One test per beam size that the reports were decoded with (labelled "beam N"), a
+    hypothesis file's output taking part in each; one test ("file") when all are files.
+    Every result needs its `hypotheses` (`keep_hypotheses=True`). Raises NmtError for
+    fewer than two reports or missing hypotheses, DataError for a bad split.
+    """
+    if len(reports) < 2:
+        raise NmtError("a significance test needs a second system (--compare)")
+    data = load_eval_data(Path(data_dir), split)
+    references = [group.references for group in data.groups]
+    beams = [r["beam"] for report in reports for r in report["results"] if r["beam"] is not None]
+    comparisons = []
+    for beam in dict.fromkeys(beams) or [None]:
+        systems = []
+        for report in reports:
+            result = _result_at(report, beam)
+            if "hypotheses" not in result:
+                raise NmtError("paired tests need the reports' hypotheses (keep_hypotheses)")
+            name = report.get("checkpoint") or report.get("hypotheses") or "?"
+            systems.append((str(name), result["hypotheses"]))
+        label = "file" if beam is None else f"beam {beam}"
+        comparisons.append((label, paired_test(systems, references, method, samples)))
+    return comparisons
+
+
+def without_hypotheses(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with its results' `hypotheses` left out (as written to disk)."""
+    results = [{k: v for k, v in r.items() if k != "hypotheses"} for r in report["results"]]
+    return {**report, "results": results}

@@ -100,7 +100,8 @@ def compare_table(reports: list[dict[str, Any]]) -> str:
     align = "| --- | " + _ALIGN[2:]
     lines = [header, align]
     for report in reports:
-        name = report.get("checkpoint") or report.get("model", {}).get("name") or "?"
+        name = report.get("checkpoint") or report.get("hypotheses")
+        name = name or report.get("model", {}).get("name") or "?"
         lines += [f"| {name} " + _row(result) for result in report["results"]]
     split = dict.fromkeys(str(report.get("split", "?")) for report in reports)
     lines += ["", f"Split: {', '.join(split)}. Signatures:"]

@@ -11,7 +11,12 @@ import sacrebleu
 
 from nmt.decoding.types import SearchOptions
 from nmt.errors import DataError, NmtError
-from nmt.evaluation.evaluate import evaluate_translator, score_hypotheses_file
+from nmt.evaluation.evaluate import (
+    evaluate_translator,
+    paired_tests,
+    score_hypotheses_file,
+    without_hypotheses,
+)
 from nmt.evaluation.metrics import score_corpus
 from nmt.translator import ModelDescription, Translation
 
@@ -248,3 +253,40 @@ def test_hypothesis_file_with_wrong_line_count_is_rejected(tmp_path: Path) -> No
     hyps = _write(tmp_path / "h.txt", ["one", "two", "three"])
     with pytest.raises(NmtError, match=r"3 lines; expected 4 .* or 7"):
         score_hypotheses_file(hyps, data, "test")
+
+
+def test_paired_tests_pair_results_by_beam_and_files_with_every_beam(tmp_path: Path) -> None:
+    data = write_prepared(tmp_path / "data")
+    perfect = FakeTranslator(lambda source: references_of(source)[0])
+    echo = FakeTranslator(lambda source: source)
+    kept = {"beams": [1, 2], "progress": False, "keep_hypotheses": True}
+    first = evaluate_translator(perfect, data, checkpoint="perfect", **kept)
+    second = evaluate_translator(echo, data, checkpoint="echo", **kept)
+    assert first["results"][0]["hypotheses"] == [references_of(s)[0] for s, _ in GROUPS]
+    per_source = _write(tmp_path / "h.txt", [references_of(s)[-1] for s, _ in GROUPS])
+    third = score_hypotheses_file(per_source, data, "test", keep_hypotheses=True)
+    tests = paired_tests([first, second, third], data, "test", "bs", 50)
+    assert [label for label, _ in tests] == ["beam 1", "beam 2"]
+    for _, comparison in tests:
+        names = [system.name for system in comparison.systems]
+        assert names == ["perfect", "echo", str(per_source)]
+        assert comparison.systems[0].bleu.score == pytest.approx(100.0)
+        assert comparison.systems[2].bleu.score == pytest.approx(100.0)
+    files_only = paired_tests([third, third], data, "test", "ar", 50)
+    assert [label for label, _ in files_only] == ["file"]
+    assert files_only[0][1].systems[1].bleu.p_value == 1.0
+
+
+def test_paired_tests_need_two_systems_with_their_hypotheses(tmp_path: Path) -> None:
+    data = write_prepared(tmp_path / "data")
+    fake = FakeTranslator(lambda source: source)
+    kept = evaluate_translator(fake, data, beams=[1], progress=False, keep_hypotheses=True)
+    plain = evaluate_translator(fake, data, beams=[1], progress=False)
+    assert "hypotheses" not in plain["results"][0]
+    with pytest.raises(NmtError, match="second system"):
+        paired_tests([kept], data, "test")
+    with pytest.raises(NmtError, match="hypotheses"):
+        paired_tests([kept, plain], data, "test")
+    stripped = without_hypotheses(kept)
+    assert stripped["results"][0].keys() == plain["results"][0].keys()
+    assert "hypotheses" in kept["results"][0]  # the report given is left as it was
